@@ -1,0 +1,1 @@
+"""What runs an agent step: model manifest, LLM runtime, prompts, step logic."""

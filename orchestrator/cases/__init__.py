@@ -1,0 +1,1 @@
+"""Cases: citizens' requests and the results of each step run on them."""

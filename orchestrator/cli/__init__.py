@@ -1,0 +1,1 @@
+"""The ``idara`` command line."""

@@ -1,0 +1,194 @@
+"""``idara``: run the stack, the demo, and talk to a running API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from orchestrator import telemetry
+
+telemetry.disable()
+
+app = typer.Typer(
+    help="idara: sovereign agentic automation for public administrations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def up(
+    models: Annotated[
+        str, typer.Option(help="Models the local node serves (comma-separated)")
+    ] = "smollm2-135m",
+) -> None:
+    """Run the stack in the foreground (Redis, Prefect, API, engine, node); Ctrl-C stops it."""
+    from orchestrator.cli.demo import start_stack
+    from orchestrator.cli.stack import StackError
+    from orchestrator.settings import get_settings
+
+    settings = get_settings()
+    try:
+        stack = start_stack(settings, models.split(","), console)
+    except StackError as exc:
+        _fail(str(exc))
+        return
+    console.print(
+        f"[green]idara is up[/] at {settings.api_base_url} (API docs: "
+        f"{settings.api_base_url}/docs). Ctrl-C stops it."
+    )
+    stopping = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stopping.update(now=True))
+    try:
+        while not stopping["now"]:
+            stack.check_alive()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    except StackError as exc:
+        err.print(f"[red]{exc}[/]")
+    finally:
+        console.print("stopping idara…")
+        stack.stop()
+
+
+@app.command()
+def demo(
+    keep_running: Annotated[bool, typer.Option(help="Leave the stack up afterwards")] = False,
+    requests_dir: Annotated[Path | None, typer.Option(help="Folder of request JSON files")] = None,
+) -> None:
+    """Start the stack, run the sample requests from seeds/, print each case's result."""
+    from orchestrator.cli.demo import run_demo
+
+    code = run_demo(console, keep_running=keep_running, requests_dir=requests_dir)
+    raise typer.Exit(code)
+
+
+@app.command()
+def submit(
+    file: Annotated[str, typer.Argument(help="A JSON request file, or - for standard input")],
+    wait: Annotated[bool, typer.Option(help="Wait until the case finishes")] = False,
+    idempotency_key: Annotated[
+        str | None, typer.Option(help="Makes a retry return the same case")
+    ] = None,
+) -> None:
+    """File a request with a running API: {"procedure", "text", "language", "applicant"}."""
+    from orchestrator.cli import client
+
+    try:
+        raw = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+        body = json.loads(raw)
+    except (OSError, json.JSONDecodeError) as exc:
+        _fail(f"cannot read a JSON request from {file}: {exc}")
+        return
+    try:
+        case = client.submit(body, idempotency_key)
+        console.print(
+            f"case [bold]{case['reference']}[/] ({case['id']}) {case['status']}: {case['url']}"
+        )
+        if wait:
+            case = client.wait_for(case["id"], console)
+            client.print_case(case, console)
+    except client.ApiError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def status(case_id: Annotated[str, typer.Argument(help="Case id")]) -> None:
+    """Show a case's status and every step's result."""
+    from orchestrator.cli import client
+
+    try:
+        client.print_case(client.get_case(case_id), console)
+    except client.ApiError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema and publish the procedures in seeds/."""
+    from orchestrator.cli.demo import prepare_database
+    from orchestrator.procedures.service import ProcedureError
+    from orchestrator.settings import get_settings
+
+    try:
+        names = prepare_database(get_settings())
+    except ProcedureError as exc:
+        _fail(str(exc))
+        return
+    console.print(f"database ready; procedures: {', '.join(names)}")
+
+
+@app.command()
+def engine() -> None:
+    """Run the procedure engine (claims queued cases and runs them as Prefect flows)."""
+    from orchestrator.settings import get_settings
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    settings = get_settings()
+    os.environ.setdefault("PREFECT_API_URL", settings.effective_prefect_api_url)
+    from orchestrator.engine.runner import Engine
+
+    runner = Engine(settings)
+    signal.signal(signal.SIGTERM, lambda *_: runner.stopping.set())
+    try:
+        runner.run_forever()
+    except KeyboardInterrupt:
+        runner.stopping.set()
+
+
+@app.command()
+def worker(
+    models: Annotated[
+        str, typer.Option(help="Models this node serves (comma-separated)")
+    ] = "smollm2-135m",
+    pool: Annotated[str | None, typer.Option(help="Node pool (default: IDARA_NODE_POOL)")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Worker processes, one model each")] = 1,
+) -> None:
+    """Run a node worker: a Celery worker consuming llm.<model>.<pool> for each model."""
+    from orchestrator.settings import get_settings
+    from workers.celery_app import queue_name
+    from workers.node import MODELS_ENV, node_name
+
+    settings = get_settings()
+    names = [m for m in models.split(",") if m]
+    os.environ[MODELS_ENV] = ",".join(names)
+    queues = ",".join(queue_name(m, pool or settings.node_pool) for m in names)
+    from workers.celery_app import celery_app
+
+    celery_app.worker_main(
+        [
+            "worker",
+            "--loglevel=WARNING",
+            f"--concurrency={concurrency}",
+            "--pool=prefork",
+            f"--queues={queues}",
+            f"--hostname=node@{node_name()}",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+def main() -> Any:
+    return app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,269 @@
+"""Starts and stops the local stack: Redis, Prefect server, API, engine and one node worker.
+
+Every service listens on loopback only. Logs go to ``<data_dir>/logs``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import redis
+
+from orchestrator import telemetry
+from orchestrator.settings import Settings
+
+DEFAULT_MODEL = "smollm2-135m"
+
+
+class StackError(Exception):
+    """A service could not start; the message says which and where its log is."""
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    models: list[str] = field(default_factory=lambda: [DEFAULT_MODEL])
+    worker_concurrency: int = 1
+    services: list[Service] = field(default_factory=list)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir.resolve()
+
+    def env(self) -> dict[str, str]:
+        """The environment every child gets: resolved settings, telemetry off."""
+        s = self.settings
+        env = dict(os.environ)
+        env.update(telemetry.OFF)
+        env.update(
+            {
+                "IDARA_DATA_DIR": str(self.data_dir),
+                "IDARA_DATABASE_URL": s.effective_database_url,
+                "IDARA_REDIS_URL": s.effective_redis_url,
+                "IDARA_PREFECT_API_URL": s.effective_prefect_api_url,
+                "IDARA_API_HOST": s.api_host,
+                "IDARA_API_PORT": str(s.api_port),
+                "PREFECT_API_URL": s.effective_prefect_api_url,
+                "PREFECT_HOME": str(self.data_dir / "prefect"),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return env
+
+    def _spawn(
+        self, name: str, argv: list[str], extra_env: dict[str, str] | None = None
+    ) -> Service:
+        logs = self.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        log = logs / f"{name}.log"
+        env = self.env()
+        env.update(extra_env or {})
+        with log.open("ab") as handle:
+            process = subprocess.Popen(
+                argv, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
+        service = Service(name, process, log)
+        self.services.append(service)
+        return service
+
+    def _wait(self, service: Service, ready: Callable[[], bool], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if service.process.poll() is not None:
+                raise StackError(
+                    f"{service.name} exited with code {service.process.returncode}; "
+                    f"see {service.log}:\n{_tail(service.log)}"
+                )
+            if ready():
+                return
+            time.sleep(0.2)
+        raise StackError(f"{service.name} not ready after {timeout_s:.0f} s; see {service.log}")
+
+    def start_redis(self) -> None:
+        if self.settings.redis_url:
+            return  # an external Redis was configured
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise StackError(
+                "redis-server is not installed; run `make install` (it installs "
+                "Debian's redis-server) or set IDARA_REDIS_URL"
+            )
+        port = self.settings.redis_port
+        _require_free_port(port, "IDARA_REDIS_PORT")
+        directory = self.data_dir / "redis"
+        directory.mkdir(parents=True, exist_ok=True)
+        service = self._spawn(
+            "redis",
+            [
+                binary,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--dir",
+                str(directory),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "",
+                "--maxmemory-policy",
+                "noeviction",
+                "--protected-mode",
+                "yes",
+            ],
+        )
+        client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=0.5)
+        self._wait(service, lambda: bool(_quietly(client.ping)), 20)
+
+    def start_prefect(self) -> None:
+        if self.settings.prefect_api_url:
+            return
+        port = self.settings.prefect_port
+        _require_free_port(port, "IDARA_PREFECT_PORT")
+        home = self.data_dir / "prefect"
+        home.mkdir(parents=True, exist_ok=True)
+        service = self._spawn(
+            "prefect",
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "server",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-services",
+            ],
+            {"PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}"},
+        )
+        url = f"{self.settings.effective_prefect_api_url}/health"
+        self._wait(service, lambda: _http_ok(url), 180)
+
+    def start_worker(self) -> None:
+        self._spawn(
+            "worker",
+            [
+                sys.executable,
+                "-m",
+                "orchestrator.cli.main",
+                "worker",
+                "--models",
+                ",".join(self.models),
+                "--concurrency",
+                str(self.worker_concurrency),
+            ],
+        )
+
+    def start_api(self) -> None:
+        _require_free_port(self.settings.api_port, "IDARA_API_PORT")
+        service = self._spawn(
+            "api",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "orchestrator.app:create_app",
+                "--factory",
+                "--host",
+                self.settings.api_host,
+                "--port",
+                str(self.settings.api_port),
+                "--log-level",
+                "warning",
+                "--no-server-header",
+            ],
+        )
+        url = f"http://{self.settings.api_host}:{self.settings.api_port}/healthz"
+        self._wait(service, lambda: _http_ok(url), 60)
+
+    def start_engine(self) -> None:
+        self._spawn("engine", [sys.executable, "-m", "orchestrator.cli.main", "engine"])
+
+    def wait_for_worker(self, timeout_s: float = 120) -> None:
+        from workers.celery_app import make_celery
+
+        service = next(s for s in self.services if s.name == "worker")
+        app = make_celery()
+        self._wait(
+            service, lambda: bool(_quietly(lambda: app.control.ping(timeout=0.5))), timeout_s
+        )
+
+    def check_alive(self) -> None:
+        for service in self.services:
+            if service.process.poll() is not None:
+                raise StackError(
+                    f"{service.name} stopped (code {service.process.returncode}); "
+                    f"see {service.log}:\n{_tail(service.log)}"
+                )
+
+    def stop(self) -> None:
+        """SIGTERM in reverse start order, then SIGKILL what is still there after 15 s."""
+        for service in reversed(self.services):
+            if service.process.poll() is None:
+                _signal_group(service.process, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for service in reversed(self.services):
+            remaining = max(0.1, deadline - time.monotonic())
+            try:
+                service.process.wait(remaining)
+            except subprocess.TimeoutExpired:
+                _signal_group(service.process, signal.SIGKILL)
+                service.process.wait(5)
+        self.services.clear()
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+
+
+def _require_free_port(port: int, variable: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise StackError(
+                f"port {port} on 127.0.0.1 is already in use (another idara "
+                f"stack?); stop it or choose another port with {variable}"
+            )
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _quietly(call: Callable[[], object]) -> object:
+    try:
+        return call()
+    except Exception:
+        return None
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""

@@ -1,0 +1,84 @@
+"""Sending an agent step to a node's queue and waiting for its result."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from celery import Celery
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
+
+from workers.celery_app import queue_name
+
+TASK_NAME = "idara.run_agent_step"
+
+
+class BrokerUnavailable(Exception):
+    """Redis cannot be reached; the step was not sent and can be sent again later."""
+
+
+class StepTimeout(Exception):
+    """No node returned a result in time."""
+
+
+class StepCrashed(Exception):
+    """The task raised instead of returning a result (a bug or a node failure)."""
+
+
+def send_step(app: Celery, task_id: str, model: str, pool: str, payload: dict[str, Any]) -> str:
+    """Queue the step on ``llm.<model>.<pool>``; return the queue's name."""
+    queue = queue_name(model, pool)
+    try:
+        app.send_task(
+            TASK_NAME,
+            args=[model, payload],
+            task_id=task_id,
+            queue=queue,
+            retry=True,
+            retry_policy={
+                "max_retries": 2,
+                "interval_start": 0.2,
+                "interval_step": 0.5,
+                "interval_max": 1.0,
+            },
+        )
+    except (OperationalError, RedisError, ConnectionError, OSError) as exc:
+        raise BrokerUnavailable(f"message broker unreachable: {exc}") from exc
+    return queue
+
+
+def task_meta(app: Celery, task_id: str) -> dict[str, Any]:
+    """The task's state in the result backend (``PENDING`` when unknown)."""
+    try:
+        return app.backend.get_task_meta(task_id)  # type: ignore[no-any-return]
+    except (OperationalError, RedisError, ConnectionError, OSError) as exc:
+        raise BrokerUnavailable(f"result backend unreachable: {exc}") from exc
+
+
+def wait_for_result(
+    app: Celery,
+    task_id: str,
+    timeout_s: float,
+    on_started: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Poll the result backend until the task finishes; Redis blips are waited out."""
+    deadline = time.monotonic() + timeout_s
+    delay, started_seen = 0.02, False
+    while time.monotonic() < deadline:
+        try:
+            meta = task_meta(app, task_id)
+        except BrokerUnavailable:
+            meta = {"status": "UNKNOWN"}
+        status = meta.get("status")
+        if status == "SUCCESS":
+            return meta["result"]  # type: ignore[no-any-return]
+        if status in {"FAILURE", "REVOKED"}:
+            raise StepCrashed(f"task {status.lower()}: {meta.get('result')!r}")
+        if status == "STARTED" and not started_seen and on_started is not None:
+            started_seen = True
+            on_started()
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.25)
+    raise StepTimeout(f"no result within {timeout_s:.0f} s")

@@ -1,0 +1,75 @@
+"""The engine process: claims due cases from the database and runs each as a flow in a thread.
+
+The database is the queue of record: a case is claimed only from there, so a case filed while
+Redis or the engine was down is picked up as soon as the engine runs again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from orchestrator.db import session_scope
+from orchestrator.engine import state
+from orchestrator.engine.flows import run_case_flow
+from orchestrator.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stopping = threading.Event()
+        self._pool = ThreadPoolExecutor(
+            max_workers=settings.engine_max_parallel_cases, thread_name_prefix="case"
+        )
+        self._running: set[Future[None]] = set()
+
+    def recover(self) -> int:
+        with session_scope() as session:
+            count = state.requeue_orphans(session)
+        if count:
+            log.warning("requeued %d case(s) left running by a previous engine", count)
+        return count
+
+    def tick(self) -> int:
+        """Claim as many due cases as there are free slots; return how many were started."""
+        self._running = {f for f in self._running if not f.done()}
+        free = self.settings.engine_max_parallel_cases - len(self._running)
+        if free <= 0:
+            return 0
+        with session_scope() as session:
+            claimed = state.claim_due_cases(session, free)
+            references = {}
+            for case_id in claimed:
+                run = state.load_run(session, case_id)
+                references[case_id] = run.case.reference
+        for case_id in claimed:
+            self._running.add(self._pool.submit(self._run_case, case_id, references[case_id]))
+        return len(claimed)
+
+    def _run_case(self, case_id: str, reference: str) -> None:
+        try:
+            run_case_flow(case_id, reference)
+        except Exception as exc:  # the flow could not run at all (e.g. Prefect unreachable)
+            log.exception("case %s: engine error", reference)
+            with session_scope() as session:
+                state.requeue_case(session, case_id, f"engine error: {exc}")
+
+    def run_forever(self) -> None:
+        self.recover()
+        log.warning(
+            "engine started: polling every %.2f s, %d case(s) at a time",
+            self.settings.engine_poll_s,
+            self.settings.engine_max_parallel_cases,
+        )
+        while not self.stopping.is_set():
+            try:
+                self.tick()
+            except Exception:
+                log.exception("engine tick failed; retrying")
+            self.stopping.wait(self.settings.engine_poll_s)
+        log.warning("engine stopping: waiting for %d running case(s)", len(self._running))
+        self._pool.shutdown(wait=True)

@@ -1,0 +1,145 @@
+"""The engine's writes to the database: every state change of a case or step, committed at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from orchestrator.cases.models import Case, CaseStatus, CaseStep, StepStatus
+from orchestrator.db import as_utc, utcnow
+from orchestrator.procedures.models import Procedure
+from orchestrator.procedures.schemas import ProcedureDefinition
+
+MAX_ENGINE_ATTEMPTS = 5
+
+
+@dataclass
+class CaseRun:
+    """Everything a flow needs about one case, read once at its start."""
+
+    case: Case
+    definition: ProcedureDefinition
+    steps: dict[str, CaseStep]
+
+
+def load_run(session: Session, case_id: str) -> CaseRun:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise LookupError(f"case {case_id} vanished")
+    procedure = session.get(Procedure, case.procedure_id)
+    assert procedure is not None
+    steps = session.exec(select(CaseStep).where(CaseStep.case_id == case_id)).all()
+    return CaseRun(
+        case=case,
+        definition=ProcedureDefinition.model_validate(procedure.definition),
+        steps={step.name: step for step in steps},
+    )
+
+
+def claim_due_cases(session: Session, limit: int) -> list[str]:
+    """Move up to ``limit`` due queued cases to running; an UPDATE per case makes claims atomic."""
+    now = utcnow()
+    candidates = session.exec(
+        select(Case.id)
+        .where(Case.status == CaseStatus.queued)
+        .where((col(Case.next_attempt_at).is_(None)) | (col(Case.next_attempt_at) <= now))
+        .order_by(col(Case.created_at))
+        .limit(limit)
+    ).all()
+    claimed = []
+    for case_id in candidates:
+        result = session.execute(
+            update(Case)
+            .where(col(Case.id) == case_id, col(Case.status) == CaseStatus.queued)
+            .values(
+                status=CaseStatus.running,
+                status_detail="starting",
+                updated_at=now,
+                started_at=now,
+                attempts=Case.attempts + 1,
+            )
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            claimed.append(case_id)
+    session.commit()
+    return claimed
+
+
+def requeue_orphans(session: Session) -> int:
+    """At engine start: cases left running by a dead engine go back to the queue."""
+    result = session.execute(
+        update(Case)
+        .where(col(Case.status) == CaseStatus.running)
+        .values(
+            status=CaseStatus.queued,
+            status_detail="requeued after an engine restart",
+            next_attempt_at=utcnow(),
+            updated_at=utcnow(),
+        )
+    )
+    session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def set_case(session: Session, case_id: str, **values: Any) -> None:
+    values["updated_at"] = utcnow()
+    session.execute(update(Case).where(col(Case.id) == case_id).values(**values))
+    session.commit()
+
+
+def set_step(session: Session, step_id: int, **values: Any) -> None:
+    session.execute(update(CaseStep).where(col(CaseStep.id) == step_id).values(**values))
+    session.commit()
+
+
+def complete_case(session: Session, case_id: str) -> None:
+    set_case(
+        session,
+        case_id,
+        status=CaseStatus.completed,
+        status_detail="all steps done",
+        finished_at=utcnow(),
+        error=None,
+    )
+
+
+def fail_case(session: Session, case_id: str, error: str) -> None:
+    set_case(
+        session,
+        case_id,
+        status=CaseStatus.failed,
+        status_detail="failed",
+        error=error,
+        finished_at=utcnow(),
+    )
+
+
+def requeue_case(session: Session, case_id: str, reason: str, count_attempt: bool = True) -> None:
+    """Put a case back in the queue with a backoff, or fail it after too many engine errors."""
+    case = session.get(Case, case_id)
+    if case is None:
+        return
+    if count_attempt and case.attempts >= MAX_ENGINE_ATTEMPTS:
+        fail_case(session, case_id, f"gave up after {case.attempts} attempts: {reason}")
+        return
+    delay = min(60, 2 ** min(case.attempts, 6))
+    set_case(
+        session,
+        case_id,
+        status=CaseStatus.queued,
+        status_detail=f"waiting: {reason}; retrying in {delay} s",
+        next_attempt_at=utcnow() + timedelta(seconds=delay),
+    )
+
+
+def step_started_at(step: CaseStep) -> Any:
+    return as_utc(step.started_at)
+
+
+def mark_step_failed(session: Session, step: CaseStep, error: str) -> None:
+    assert step.id is not None
+    set_step(session, step.id, status=StepStatus.failed, error=error, finished_at=utcnow())

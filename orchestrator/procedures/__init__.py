@@ -1,0 +1,1 @@
+"""Procedures: versioned definitions of the steps a case goes through."""

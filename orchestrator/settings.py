@@ -1,0 +1,61 @@
+"""All configuration, read from the environment with the ``IDARA_`` prefix."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SEEDS_DIR = REPO_ROOT / "seeds"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IDARA_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".idara"), description="State: SQLite file, logs, Redis")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty = SQLite in data_dir")
+    redis_url: str = Field(default="", description="Broker and result backend; empty = own Redis")
+    redis_port: int = Field(default=6391, description="Port of the Redis idara starts itself")
+    prefect_port: int = Field(default=4291, description="Port of the Prefect server idara starts")
+    prefect_api_url: str = Field(default="", description="Empty = the Prefect server idara starts")
+    api_host: str = "127.0.0.1"
+    api_port: int = 8391
+    public_url: str = Field(default="", description="Base URL printed for cases; empty = api")
+    seeds_dir: Path = SEEDS_DIR
+    procedures_dir: Path = Field(default=SEEDS_DIR / "procedures")
+    model_manifest: Path = Field(default=SEEDS_DIR / "models" / "manifest.json")
+    model_dir: Path = Field(default=Path(".idara/models"), description="Local GGUF files")
+    max_request_chars: int = Field(default=8000, ge=1)
+    step_timeout_s: float = Field(default=600.0, gt=0)
+    engine_poll_s: float = Field(default=0.25, gt=0)
+    engine_max_parallel_cases: int = Field(default=4, ge=1)
+    node_name: str = Field(default="", description="Empty = hostname")
+    node_pool: str = "default"
+    llm_threads: int = Field(default=0, ge=0, description="0 = all cores")
+    llm_context: int = Field(default=2048, ge=256)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'idara.db').resolve()}"
+
+    @property
+    def effective_redis_url(self) -> str:
+        return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
+
+    @property
+    def effective_prefect_api_url(self) -> str:
+        return self.prefect_api_url or f"http://127.0.0.1:{self.prefect_port}/api"
+
+    @property
+    def api_base_url(self) -> str:
+        return self.public_url or f"http://{self.api_host}:{self.api_port}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

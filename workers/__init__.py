@@ -1,0 +1,1 @@
+"""Celery app and the node process that runs agent steps on local models."""

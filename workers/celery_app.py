@@ -1,0 +1,43 @@
+"""The Celery app, configured so that a crash or restart loses no task (see DESIGN.md)."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from orchestrator.settings import get_settings
+
+
+def queue_name(model: str, pool: str) -> str:
+    """The queue of a node pool that serves ``model``: ``llm.<model>.<pool>``."""
+    return f"llm.{model}.{pool}"
+
+
+def make_celery() -> Celery:
+    settings = get_settings()
+    url = settings.effective_redis_url
+    # Above the longest step, or Redis hands an unacknowledged task to a second worker.
+    visibility = int(settings.step_timeout_s * 2 + 60)
+    app = Celery("idara", broker=url, backend=url, include=["workers.tasks"])
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_track_started=True,
+        result_expires=7 * 24 * 3600,
+        result_extended=False,
+        broker_transport_options={"visibility_timeout": visibility},
+        result_backend_transport_options={"visibility_timeout": visibility},
+        broker_connection_retry_on_startup=True,
+        worker_send_task_events=False,
+        worker_hijack_root_logger=False,
+        worker_proc_alive_timeout=120.0,
+        task_default_queue="idara.default",
+        enable_utc=True,
+    )
+    return app
+
+
+celery_app = make_celery()
