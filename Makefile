@@ -14,6 +14,8 @@ up: install
 	$(BIN)/idara up
 
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy orchestrator agents workers
 	$(BIN)/pytest
 
 test-fast: install

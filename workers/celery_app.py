@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import Celery
 
-from orchestrator.settings import get_settings
+from orchestrator.settings import Settings, get_settings
 
 
 def queue_name(model: str, pool: str) -> str:
@@ -12,8 +12,8 @@ def queue_name(model: str, pool: str) -> str:
     return f"llm.{model}.{pool}"
 
 
-def make_celery() -> Celery:
-    settings = get_settings()
+def make_celery(settings: Settings | None = None) -> Celery:
+    settings = settings or get_settings()
     url = settings.effective_redis_url
     # Above the longest step, or Redis hands an unacknowledged task to a second worker.
     visibility = int(settings.step_timeout_s * 2 + 60)

@@ -10,19 +10,25 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlmodel import Session
 
 from orchestrator.cli import client
 from orchestrator.cli.stack import Stack, StackError
-from orchestrator.db import migrate, session_scope
+from orchestrator.db import make_engine, migrate
 from orchestrator.procedures.service import publish_directory
 from orchestrator.settings import Settings, get_settings
 
 
 def prepare_database(settings: Settings) -> list[str]:
     """Migrate the schema and publish the seed procedures; return the procedure names."""
-    migrate(settings.effective_database_url)
-    with session_scope() as session:
-        return [row.name for row in publish_directory(session, settings.procedures_dir)]
+    url = settings.effective_database_url
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            return [row.name for row in publish_directory(session, settings.procedures_dir)]
+    finally:
+        engine.dispose()
 
 
 def start_stack(settings: Settings, models: list[str], console: Console) -> Stack:

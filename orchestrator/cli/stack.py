@@ -45,6 +45,10 @@ class Stack:
     services: list[Service] = field(default_factory=list)
 
     @property
+    def node_name(self) -> str:
+        return self.settings.node_name or socket.gethostname()
+
+    @property
     def data_dir(self) -> Path:
         return self.settings.data_dir.resolve()
 
@@ -63,6 +67,10 @@ class Stack:
                 "IDARA_API_PORT": str(s.api_port),
                 "PREFECT_API_URL": s.effective_prefect_api_url,
                 "PREFECT_HOME": str(self.data_dir / "prefect"),
+                "IDARA_MODEL_MANIFEST": str(s.model_manifest.resolve()),
+                "IDARA_MODEL_DIR": str(s.model_dir.resolve()),
+                "IDARA_NODE_NAME": self.node_name,
+                "IDARA_NODE_POOL": s.node_pool,
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -205,9 +213,13 @@ class Stack:
         from workers.celery_app import make_celery
 
         service = next(s for s in self.services if s.name == "worker")
-        app = make_celery()
+        app = make_celery(self.settings)
         self._wait(
-            service, lambda: bool(_quietly(lambda: app.control.ping(timeout=0.5))), timeout_s
+            service,
+            lambda: bool(
+                _quietly(lambda: app.control.ping([f"node@{self.node_name}"], timeout=0.5))
+            ),
+            timeout_s,
         )
 
     def check_alive(self) -> None:

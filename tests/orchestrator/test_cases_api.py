@@ -1,0 +1,123 @@
+"""Filing and reading cases over HTTP, on SQLite and PostgreSQL, with no broker running."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+TRIAGE = "citizen-request-triage"
+
+
+def _body(**overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "procedure": TRIAGE,
+        "text": "Je demande un extrait de naissance.",
+        "language": "fr",
+    }
+    body.update(overrides)
+    return body
+
+
+def test_a_case_is_stored_queued_with_its_planned_steps_even_without_redis(api: TestClient) -> None:
+    response = api.post("/api/v1/cases", json=_body(applicant={"full_name": "Amina B"}))
+    assert response.status_code == 201, response.text
+    case = response.json()
+    assert case["status"] == "queued"
+    assert case["reference"].startswith("IDR-")
+    assert [s["name"] for s in case["steps"]] == ["classify", "extract", "draft_acknowledgement"]
+    assert all(s["status"] == "pending" for s in case["steps"])
+    assert response.headers["Location"] == f"/api/v1/cases/{case['id']}"
+    fetched = api.get(f"/api/v1/cases/{case['id']}").json()
+    assert fetched["request_text"] == "Je demande un extrait de naissance."
+    assert fetched["applicant"] == {"full_name": "Amina B"}
+
+
+def test_language_is_detected_when_omitted(api: TestClient) -> None:
+    body = _body(text="السلام عليكم، أطلب شهادة السكنى من فضلكم.")
+    del body["language"]
+    assert api.post("/api/v1/cases", json=body).json()["language"] == "ar"
+
+
+def test_the_same_idempotency_key_returns_the_same_case(api: TestClient) -> None:
+    headers = {"Idempotency-Key": "clerk-42-request-7"}
+    first = api.post("/api/v1/cases", json=_body(), headers=headers)
+    again = api.post("/api/v1/cases", json=_body(), headers=headers)
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert first.json()["id"] == again.json()["id"]
+    assert api.get("/api/v1/cases").json()["total"] == 1
+
+
+def test_an_idempotency_key_reused_for_another_request_is_a_conflict(api: TestClient) -> None:
+    headers = {"Idempotency-Key": "k-1"}
+    api.post("/api/v1/cases", json=_body(), headers=headers)
+    response = api.post("/api/v1/cases", json=_body(text="autre chose"), headers=headers)
+    assert response.status_code == 409
+    assert "different request" in response.json()["detail"]
+    assert api.get("/api/v1/cases").json()["total"] == 1
+
+
+def test_unknown_procedure_is_404_naming_the_available_ones(api: TestClient) -> None:
+    response = api.post("/api/v1/cases", json=_body(procedure="passport-renewal"))
+    assert response.status_code == 404
+    assert TRIAGE in response.json()["detail"]
+    assert response.json()["available"] == [TRIAGE]
+
+
+def test_empty_or_missing_text_is_422_and_nothing_is_stored(api: TestClient) -> None:
+    assert api.post("/api/v1/cases", json=_body(text="   \n")).status_code == 422
+    body = _body()
+    del body["text"]
+    assert api.post("/api/v1/cases", json=body).status_code == 422
+    assert api.get("/api/v1/cases").json()["total"] == 0
+
+
+def test_text_above_the_limit_is_413_with_the_limit(api: TestClient) -> None:
+    response = api.post("/api/v1/cases", json=_body(text="a" * 501))
+    assert response.status_code == 413
+    assert response.json()["limit"] == 500
+    assert "500" in response.json()["detail"]
+    assert api.get("/api/v1/cases").json()["total"] == 0
+
+
+def test_invalid_applicant_fields_are_all_reported(api: TestClient) -> None:
+    response = api.post("/api/v1/cases", json=_body(applicant={"cin": "123", "shoe_size": "42"}))
+    assert response.status_code == 422
+    problems = {tuple(e["loc"]): e["msg"] for e in response.json()["errors"]}
+    assert "invalid format" in problems[("body", "applicant", "cin")]
+    assert "unknown field" in problems[("body", "applicant", "shoe_size")]
+    assert api.get("/api/v1/cases").json()["total"] == 0
+
+
+def test_unknown_fields_and_languages_are_422(api: TestClient) -> None:
+    assert api.post("/api/v1/cases", json=_body(language="de")).status_code == 422
+    assert api.post("/api/v1/cases", json=_body(priority="vip")).status_code == 422
+
+
+def test_unknown_case_is_404(api: TestClient) -> None:
+    response = api.get("/api/v1/cases/not-a-case")
+    assert response.status_code == 404
+    assert "no case" in response.json()["detail"]
+
+
+def test_list_filters_and_pages(api: TestClient) -> None:
+    for i in range(3):
+        api.post("/api/v1/cases", json=_body(text=f"demande {i}"))
+    page = api.get("/api/v1/cases", params={"limit": 2, "status": "queued"}).json()
+    assert page["total"] == 3 and len(page["items"]) == 2
+    assert api.get("/api/v1/cases", params={"status": "completed"}).json()["total"] == 0
+    assert api.get("/api/v1/cases", params={"status": "lost"}).status_code == 422
+    assert api.get("/api/v1/cases", params={"limit": 0}).status_code == 422
+
+
+def test_procedures_lists_the_seeded_triage(api: TestClient) -> None:
+    procedures = api.get("/api/v1/procedures").json()
+    triage = next(p for p in procedures if p["name"] == TRIAGE)
+    assert triage["version"] == 1
+    assert triage["steps"] == ["classify", "extract", "draft_acknowledgement"]
+    assert any(f["name"] == "cin" for f in triage["applicant_fields"])
+
+
+def test_healthz_reports_an_unreachable_broker_but_stays_up(api: TestClient) -> None:
+    health = api.get("/healthz").json()
+    assert health["status"] == "ok" and health["database"] == "ok"
+    assert health["broker"].startswith("unreachable")
