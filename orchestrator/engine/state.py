@@ -10,7 +10,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from orchestrator.cases.models import Case, CaseStatus, CaseStep, StepStatus
-from orchestrator.db import as_utc, utcnow
+from orchestrator.db import utcnow
 from orchestrator.procedures.models import Procedure
 from orchestrator.procedures.schemas import ProcedureDefinition
 
@@ -134,10 +134,6 @@ def requeue_case(session: Session, case_id: str, reason: str, count_attempt: boo
         status_detail=f"waiting: {reason}; retrying in {delay} s",
         next_attempt_at=utcnow() + timedelta(seconds=delay),
     )
-
-
-def step_started_at(step: CaseStep) -> Any:
-    return as_utc(step.started_at)
 
 
 def mark_step_failed(session: Session, step: CaseStep, error: str) -> None:
