@@ -9,7 +9,7 @@ import socket
 from agents.errors import AgentError, ModelUnavailableError
 from agents.manifest import load_manifest
 from agents.runtime import LlamaRuntime
-from orchestrator.settings import get_settings
+from orchestrator.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 MODELS_ENV = "IDARA_NODE_MODELS"
@@ -18,8 +18,9 @@ _runtimes: dict[str, LlamaRuntime] = {}
 _load_errors: dict[str, str] = {}
 
 
-def node_name() -> str:
-    return get_settings().node_name or socket.gethostname()
+def node_name(settings: Settings | None = None) -> str:
+    """This node's name: ``IDARA_NODE_NAME``, else the host name."""
+    return (settings or get_settings()).node_name or socket.gethostname()
 
 
 def served_models() -> list[str]:

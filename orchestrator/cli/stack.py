@@ -46,7 +46,9 @@ class Stack:
 
     @property
     def node_name(self) -> str:
-        return self.settings.node_name or socket.gethostname()
+        from workers.node import node_name
+
+        return node_name(self.settings)
 
     @property
     def data_dir(self) -> Path:

@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 from workers.celery_app import queue_name
 
 TASK_NAME = "idara.run_agent_step"
+BROKER_ERRORS = (OperationalError, RedisError, ConnectionError, OSError)
 
 
 class BrokerUnavailable(Exception):
@@ -44,7 +45,7 @@ def send_step(app: Celery, task_id: str, model: str, pool: str, payload: dict[st
                 "interval_max": 1.0,
             },
         )
-    except (OperationalError, RedisError, ConnectionError, OSError) as exc:
+    except BROKER_ERRORS as exc:
         raise BrokerUnavailable(f"message broker unreachable: {exc}") from exc
     return queue
 
@@ -53,7 +54,7 @@ def task_meta(app: Celery, task_id: str) -> dict[str, Any]:
     """The task's state in the result backend (``PENDING`` when unknown)."""
     try:
         return app.backend.get_task_meta(task_id)  # type: ignore[no-any-return]
-    except (OperationalError, RedisError, ConnectionError, OSError) as exc:
+    except BROKER_ERRORS as exc:
         raise BrokerUnavailable(f"result backend unreachable: {exc}") from exc
 
 

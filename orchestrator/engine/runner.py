@@ -42,12 +42,8 @@ class Engine:
             return 0
         with session_scope() as session:
             claimed = state.claim_due_cases(session, free)
-            references = {}
-            for case_id in claimed:
-                run = state.load_run(session, case_id)
-                references[case_id] = run.case.reference
-        for case_id in claimed:
-            self._running.add(self._pool.submit(self._run_case, case_id, references[case_id]))
+        for case_id, reference in claimed:
+            self._running.add(self._pool.submit(self._run_case, case_id, reference))
         return len(claimed)
 
     def _run_case(self, case_id: str, reference: str) -> None:

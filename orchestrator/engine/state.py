@@ -40,18 +40,20 @@ def load_run(session: Session, case_id: str) -> CaseRun:
     )
 
 
-def claim_due_cases(session: Session, limit: int) -> list[str]:
-    """Move up to ``limit`` due queued cases to running; an UPDATE per case makes claims atomic."""
+def claim_due_cases(session: Session, limit: int) -> list[tuple[str, str]]:
+    """Move up to ``limit`` due queued cases to running; an UPDATE per case makes claims atomic.
+
+    Returns ``(case id, reference)`` pairs of the cases this call claimed."""
     now = utcnow()
     candidates = session.exec(
-        select(Case.id)
+        select(Case.id, Case.reference)
         .where(Case.status == CaseStatus.queued)
         .where((col(Case.next_attempt_at).is_(None)) | (col(Case.next_attempt_at) <= now))
         .order_by(col(Case.created_at))
         .limit(limit)
     ).all()
     claimed = []
-    for case_id in candidates:
+    for case_id, reference in candidates:
         result = session.execute(
             update(Case)
             .where(col(Case.id) == case_id, col(Case.status) == CaseStatus.queued)
@@ -64,7 +66,7 @@ def claim_due_cases(session: Session, limit: int) -> list[str]:
             )
         )
         if result.rowcount == 1:  # type: ignore[attr-defined]
-            claimed.append(case_id)
+            claimed.append((case_id, reference))
     session.commit()
     return claimed
 
