@@ -15,14 +15,24 @@ if ! command -v "$PYTHON" >/dev/null 2>&1; then
   exit 1
 fi
 
-if ! command -v redis-server >/dev/null 2>&1; then
-  say "installing redis-server (Debian package)"
+# Debian packages: Redis, and for the deliver step's PDFs (WeasyPrint) Pango, HarfBuzz's font
+# subsetter (faster, reproducible PDFs) and DejaVu fonts (which have Arabic glyphs).
+missing=()
+if ! command -v redis-server >/dev/null 2>&1; then missing+=(redis-server); fi
+if command -v dpkg-query >/dev/null 2>&1; then
+  for package in libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core; do
+    status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+    if [ "$status" != "install ok installed" ]; then missing+=("$package"); fi
+  done
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "installing ${missing[*]} (Debian packages)"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else
-    echo "error: redis-server is missing and neither root nor sudo is available; install Debian's redis-server" >&2
+    echo "error: ${missing[*]} missing and neither root nor sudo is available; install these Debian packages" >&2
     exit 1
   fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
   # idara starts its own Redis on its own port; the distribution's service is not needed.
 fi
 
