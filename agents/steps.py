@@ -41,6 +41,7 @@ class StepContext:
     submitted_on: str
     applicant: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)  # choice fields' labels, case language
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class StepRequest:
     prompt_version: int
     context: StepContext
     max_tokens: int | None = None
+    params: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> StepRequest:
@@ -59,6 +61,7 @@ class StepRequest:
             prompt_version=int(payload["prompt_version"]),
             max_tokens=payload.get("max_tokens"),
             context=StepContext(**payload["context"]),
+            params=dict(payload.get("params") or {}),
         )
 
     def to_payload(self) -> dict[str, Any]:
@@ -81,15 +84,17 @@ class StepResult:
         return asdict(self)
 
 
-AgentFn = Callable[[Generation, StepContext], tuple[dict[str, Any], list[str]]]
+AgentFn = Callable[[Generation, StepRequest], tuple[dict[str, Any], list[str]]]
 
 
-def _classify(generation: Generation, context: StepContext) -> tuple[dict[str, Any], list[str]]:
+def _as_is(generation: Generation, request: StepRequest) -> tuple[dict[str, Any], list[str]]:
+    """The model's answer, already checked against the prompt's schema."""
     return dict(generation.output), []
 
 
-def _extract(generation: Generation, context: StepContext) -> tuple[dict[str, Any], list[str]]:
+def _extract(generation: Generation, request: StepRequest) -> tuple[dict[str, Any], list[str]]:
     """Keep the model's fields, but never a CIN that is malformed or absent from the request."""
+    context = request.context
     output = dict(generation.output)
     notes: list[str] = []
     sources = context.text + " " + " ".join(context.applicant.values())
@@ -107,9 +112,10 @@ def _extract(generation: Generation, context: StepContext) -> tuple[dict[str, An
 
 
 def _draft_acknowledgement(
-    generation: Generation, context: StepContext
+    generation: Generation, request: StepRequest
 ) -> tuple[dict[str, Any], list[str]]:
     """Fill the language's letter template; the model wrote only the subject line."""
+    context = request.context
     labels = _labels()
     lang = context.language
     classification = context.outputs.get("classify")
@@ -119,22 +125,93 @@ def _draft_acknowledgement(
     name = context.applicant.get("full_name") or _plausible_name(
         extraction.get("applicant_name"), context.text
     )
-    salutation = (
-        string.Template(labels["salutation"][lang]).substitute(name=name)
-        if name
-        else labels["salutation_no_name"][lang]
-    )
     values = {
         "reference": context.reference,
         "date": context.submitted_on,
-        "subject": generation.output["subject"].strip(),
-        "salutation": salutation,
+        "subject": clean_subject(generation.output["subject"]),
+        "salutation": _salutation(name, lang),
         "requested_item": extraction.get("requested_item") or labels["unspecified_item"][lang],
         "department": labels["department"][classification["department"]][lang],
         "urgency": labels["urgency"][classification["urgency"]][lang],
     }
-    letter = _letter_template(lang).substitute(values)
+    letter = _letter_template("acknowledgement", lang).substitute(values)
     return {"subject": values["subject"], "letter": letter, "language": lang}, []
+
+
+def _draft_letter(generation: Generation, request: StepRequest) -> tuple[dict[str, Any], list[str]]:
+    """Fill the template named by the step's ``template`` parameter with the case's facts; the
+    model wrote only the subject line. A fact that is not there reads as a dash."""
+    context = request.context
+    template = request.params.get("template")
+    if not template:
+        raise AgentError("draft_letter needs a 'template' parameter")
+    values = LetterValues(letter_values(context))
+    values["subject"] = clean_subject(generation.output["subject"])
+    letter = _letter_template(template, context.language).substitute(values)
+    return {"subject": values["subject"], "letter": letter, "language": context.language}, []
+
+
+_SUBJECT_NOISE = re.compile(
+    r"</?\s*citizen_request\s*>|[<>{}\[\]]|citizen_request|^\s*(objet|subject|الموضوع)\s*:\s*",
+    re.IGNORECASE,
+)
+
+
+def clean_subject(text: str) -> str:
+    """The model's subject line without echoed delimiters, brackets or a repeated label."""
+    cleaned = text
+    for _ in range(2):  # a label can hide behind stray punctuation the first pass removes
+        cleaned = " ".join(_SUBJECT_NOISE.sub(" ", cleaned).split()).strip(" .,:;")
+    return cleaned or "—"
+
+
+class LetterValues(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "—"
+
+
+def letter_values(context: StepContext) -> dict[str, str]:
+    """``$reference``, ``$date``, ``$salutation``, ``$applicant__<field>`` (and
+    ``$applicant__<field>_label`` for choices), ``$<step>__<field>`` for earlier outputs."""
+    values = {
+        "reference": context.reference,
+        "date": context.submitted_on,
+        "salutation": _salutation(context.applicant.get("full_name"), context.language),
+    }
+    for name, value in context.applicant.items():
+        values[f"applicant__{name}"] = value
+    for name, label in context.labels.items():
+        values[f"applicant__{name}_label"] = label
+    for step, output in context.outputs.items():
+        values.update(_flatten(step, output))
+    return values
+
+
+def _flatten(prefix: str, value: Any) -> dict[str, str]:
+    if isinstance(value, dict):
+        flat: dict[str, str] = {}
+        for key, item in value.items():
+            flat.update(_flatten(f"{prefix}__{key}", item))
+        return flat
+    if isinstance(value, list):
+        flat = {}
+        if all(not isinstance(item, dict | list) for item in value):
+            flat[prefix] = "\n".join(f"- {item}" for item in value) if value else "—"
+        for index, item in enumerate(value):
+            flat.update(_flatten(f"{prefix}__{index}", item))
+        return flat
+    if value is None or value == "":
+        return {}
+    if isinstance(value, bool):
+        return {prefix: "yes" if value else "no"}
+    return {prefix: str(value)}
+
+
+def _salutation(name: str | None, language: str) -> str:
+    labels = _labels()
+    if name:
+        return string.Template(labels["salutation"][language]).substitute(name=name)
+    return str(labels["salutation_no_name"][language])
 
 
 def _plausible_name(candidate: str | None, text: str) -> str | None:
@@ -145,9 +222,12 @@ def _plausible_name(candidate: str | None, text: str) -> str | None:
 
 
 AGENTS: dict[str, AgentFn] = {
-    "classify": _classify,
+    "classify": _as_is,
+    "summarise": _as_is,
+    "extract_fields": _as_is,
     "extract": _extract,
     "draft_acknowledgement": _draft_acknowledgement,
+    "draft_letter": _draft_letter,
 }
 
 
@@ -156,9 +236,15 @@ def _labels() -> dict[str, Any]:
     return json.loads((LETTERS_DIR / "labels.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
-@lru_cache(maxsize=8)
-def _letter_template(language: str) -> string.Template:
-    path = LETTERS_DIR / f"acknowledgement.{language}.txt"
+def letter_template_path(name: str, language: str) -> Path:
+    return LETTERS_DIR / f"{name}.{language}.txt"
+
+
+@lru_cache(maxsize=64)
+def _letter_template(name: str, language: str) -> string.Template:
+    path = letter_template_path(name, language)
+    if not path.is_file():
+        raise AgentError(f"no letter template {name!r} in {language} ({path})")
     return string.Template(path.read_text(encoding="utf-8"))
 
 
@@ -187,7 +273,7 @@ def run_step(runtime: Runtime, request: StepRequest) -> StepResult:
     generation = runtime.generate_json(
         messages, prompt.schema, request.max_tokens or prompt.max_tokens
     )
-    output, notes = agent(generation, request.context)
+    output, notes = agent(generation, request)
     canonical = json.dumps(output, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return StepResult(
         output=output,

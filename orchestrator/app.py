@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from orchestrator import telemetry
+from orchestrator.approvals.router import router as approvals_router
 from orchestrator.cases.router import router as cases_router
 from orchestrator.db import get_engine
 from orchestrator.errors import IdaraError
@@ -26,6 +27,7 @@ def create_app() -> FastAPI:
     )
     app.include_router(cases_router)
     app.include_router(procedures_router)
+    app.include_router(approvals_router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
 
     @app.exception_handler(IdaraError)

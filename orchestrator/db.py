@@ -29,6 +29,11 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
+def utc(value: datetime) -> datetime:
+    """:func:`as_utc` for a timestamp that is never empty."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]

@@ -31,3 +31,11 @@ class PayloadTooLarge(IdaraError):
 
 class InvalidInput(IdaraError):
     status_code = 422
+
+
+class Unauthorized(IdaraError):
+    status_code = 401
+
+
+class Forbidden(IdaraError):
+    status_code = 403

@@ -26,6 +26,14 @@ class Settings(BaseSettings):
     public_url: str = Field(default="", description="Base URL printed for cases; empty = api")
     seeds_dir: Path = SEEDS_DIR
     procedures_dir: Path = Field(default=SEEDS_DIR / "procedures")
+    users_file: Path = Field(default=SEEDS_DIR / "users.yaml", description="People and roles")
+    regulations_dir: Path = Field(
+        default=SEEDS_DIR / "regulations", description="Local documents the tools read"
+    )
+    documents_dir: Path | None = Field(
+        default=None, description="Delivered documents (HTML, PDF); empty = data_dir/documents"
+    )
+    deadline_check_s: float = Field(default=60.0, gt=0, description="Deadline flow interval")
     model_manifest: Path = Field(default=SEEDS_DIR / "models" / "manifest.json")
     model_dir: Path = Field(default=Path(".idara/models"), description="Local GGUF files")
     max_request_chars: int = Field(default=8000, ge=1)
@@ -42,6 +50,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'idara.db').resolve()}"
+
+    @property
+    def effective_documents_dir(self) -> Path:
+        return self.documents_dir or self.data_dir / "documents"
 
     @property
     def effective_redis_url(self) -> str:

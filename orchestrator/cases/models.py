@@ -13,16 +13,29 @@ from orchestrator.db import utcnow
 class CaseStatus(StrEnum):
     queued = "queued"
     running = "running"
+    awaiting_approval = "awaiting_approval"
     completed = "completed"
     failed = "failed"
+    rejected = "rejected"
+    cancelled = "cancelled"
+
+
+FINAL_CASE_STATUSES = {CaseStatus.completed, CaseStatus.rejected, CaseStatus.cancelled}
 
 
 class StepStatus(StrEnum):
     pending = "pending"
     dispatched = "dispatched"
     running = "running"
+    awaiting_approval = "awaiting_approval"
     succeeded = "succeeded"
+    skipped = "skipped"
     failed = "failed"
+    rejected = "rejected"
+    cancelled = "cancelled"
+
+
+DONE_STEP_STATUSES = {StepStatus.succeeded, StepStatus.skipped}
 
 
 def _ts() -> Any:
@@ -57,6 +70,8 @@ class Case(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )
     next_attempt_at: datetime | None = _ts()
+    due_at: datetime | None = _ts()
+    overdue: bool = False
     started_at: datetime | None = _ts()
     finished_at: datetime | None = _ts()
 
@@ -75,6 +90,9 @@ class CaseStep(SQLModel, table=True):
     status: str = Field(default=StepStatus.pending, max_length=20)
     input: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     output: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    edited_output: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
     notes: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     model: str | None = Field(default=None, max_length=100)
@@ -93,3 +111,8 @@ class CaseStep(SQLModel, table=True):
     attempts: int = 0
     started_at: datetime | None = _ts()
     finished_at: datetime | None = _ts()
+
+    @property
+    def effective_output(self) -> dict[str, Any] | None:
+        """The output later steps read: the approver's correction when there is one."""
+        return self.edited_output if self.edited_output is not None else self.output

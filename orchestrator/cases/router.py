@@ -1,13 +1,22 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import FileResponse
 
 from orchestrator.cases import service
 from orchestrator.cases.models import CaseStatus
-from orchestrator.cases.schemas import CaseCreate, CaseList, CasePublic, CaseSummary
+from orchestrator.cases.schemas import (
+    CaseAction,
+    CaseCreate,
+    CaseList,
+    CasePublic,
+    CaseSummary,
+)
 from orchestrator.deps import SessionDep, SettingsDep
+from orchestrator.errors import NotFound
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
@@ -35,7 +44,7 @@ def create_case(
 
 @router.get("/{case_id}", response_model=CasePublic)
 def get_case(case_id: str, session: SessionDep, settings: SettingsDep) -> CasePublic:
-    """A case with its status and every step's result."""
+    """A case (by id or reference) with its status and every step's result."""
     case, steps = service.get_case(session, case_id)
     return CasePublic.with_steps(case, steps, settings.api_base_url)
 
@@ -53,3 +62,41 @@ def list_cases(
     rows, total = service.list_cases(session, status, procedure, limit, offset)
     items = [CaseSummary.of(row, settings.api_base_url) for row in rows]
     return CaseList(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.post("/{case_id}/resume", response_model=CasePublic)
+def resume_case(case_id: str, session: SessionDep, settings: SettingsDep) -> CasePublic:
+    """Run a failed case again from its failed step; the finished steps are not re-run."""
+    case = service.resume_case(session, case_id)
+    case, steps = service.get_case(session, case.id)
+    return CasePublic.with_steps(case, steps, settings.api_base_url)
+
+
+@router.post("/{case_id}/cancel", response_model=CasePublic)
+def cancel_case(
+    case_id: str, session: SessionDep, settings: SettingsDep, data: CaseAction | None = None
+) -> CasePublic:
+    """Stop a case that has not ended; its open approvals are withdrawn."""
+    case = service.cancel_case(session, case_id, data.reason if data else None)
+    case, steps = service.get_case(session, case.id)
+    return CasePublic.with_steps(case, steps, settings.api_base_url)
+
+
+MEDIA_TYPES = {"pdf": "application/pdf", "html": "text/html; charset=utf-8"}
+
+
+@router.get("/{case_id}/documents/{step}.{fmt}", response_class=FileResponse)
+def get_document(case_id: str, step: str, fmt: str, session: SessionDep) -> FileResponse:
+    """A delivered document (``pdf`` or ``html``) of a case."""
+    if fmt not in MEDIA_TYPES:
+        raise NotFound(f"no document format {fmt!r}; use pdf or html")
+    case, steps = service.get_case(session, case_id)
+    found = next((s for s in steps if s.name == step and s.kind == "deliver"), None)
+    if found is None or not found.output or found.status != "succeeded":
+        raise NotFound(f"case {case.reference} has no delivered document {step!r}")
+    path = Path(found.output[fmt])
+    if not path.is_file():
+        raise NotFound(f"the document file of {case.reference} is missing on this server")
+    return FileResponse(
+        path, media_type=MEDIA_TYPES[fmt], filename=f"{case.reference}-{step}.{fmt}"
+    )

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from orchestrator.cases.models import Case, CaseStep
 from orchestrator.db import as_utc
 
+ApplicantValue = str | int | list[str]
+
 
 class CaseCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -19,7 +21,9 @@ class CaseCreate(BaseModel):
     language: Literal["fr", "ar", "en"] | None = Field(
         default=None, description="Language of the request; detected when omitted"
     )
-    applicant: dict[str, str] = Field(default_factory=dict)
+    applicant: dict[str, ApplicantValue] = Field(
+        default_factory=dict, description="The procedure's applicant fields"
+    )
 
     @field_validator("text")
     @classmethod
@@ -35,6 +39,9 @@ class StepPublic(BaseModel):
     kind: str
     status: str
     output: dict[str, Any] | None
+    edited_output: dict[str, Any] | None = Field(
+        description="The approver's correction of this draft; later steps use it"
+    )
     notes: list[str] | None
     error: str | None
     model: str | None
@@ -61,6 +68,32 @@ class StepPublic(BaseModel):
         return cls.model_validate(data)
 
 
+class DocumentLink(BaseModel):
+    step: str
+    html_url: str
+    pdf_url: str
+    pdf_sha256: str
+    path: str = Field(description="Where the PDF lies on the control plane")
+
+    @classmethod
+    def of(cls, case_id: str, step: CaseStep, base_url: str) -> DocumentLink:
+        output = step.output or {}
+        url = f"{base_url}/api/v1/cases/{case_id}/documents/{step.name}"
+        return cls(
+            step=step.name,
+            html_url=f"{url}.html",
+            pdf_url=f"{url}.pdf",
+            pdf_sha256=output.get("pdf_sha256", ""),
+            path=output.get("pdf", ""),
+        )
+
+
+class CaseAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=500)
+
+
 class CaseSummary(BaseModel):
     id: str
     reference: str
@@ -73,6 +106,8 @@ class CaseSummary(BaseModel):
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    due_at: datetime | None
+    overdue: bool
     url: str
 
     @classmethod
@@ -87,6 +122,7 @@ class CasePublic(CaseSummary):
     attempts: int
     prefect_flow_run_id: str | None
     steps: list[StepPublic]
+    documents: list[DocumentLink]
 
     @classmethod
     def with_steps(cls, case: Case, steps: list[CaseStep], base_url: str) -> CasePublic:
@@ -98,6 +134,11 @@ class CasePublic(CaseSummary):
             attempts=case.attempts,
             prefect_flow_run_id=case.prefect_flow_run_id,
             steps=[StepPublic.of(step) for step in steps],
+            documents=[
+                DocumentLink.of(case.id, step, base_url)
+                for step in steps
+                if step.kind == "deliver" and step.status == "succeeded" and step.output
+            ],
         )
 
 
@@ -121,5 +162,7 @@ def _summary_fields(case: Case, base_url: str) -> dict[str, Any]:
         "created_at": as_utc(case.created_at),
         "updated_at": as_utc(case.updated_at),
         "finished_at": as_utc(case.finished_at),
+        "due_at": as_utc(case.due_at),
+        "overdue": case.overdue,
         "url": f"{base_url}/api/v1/cases/{case.id}",
     }

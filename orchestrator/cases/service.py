@@ -7,18 +7,29 @@ import json
 import re
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from agents.language import detect_language
-from orchestrator.cases.models import Case, CaseStatus, CaseStep
-from orchestrator.cases.schemas import CaseCreate
+from orchestrator.approvals import service as approvals
+from orchestrator.cases.models import Case, CaseStatus, CaseStep, StepStatus
+from orchestrator.cases.schemas import ApplicantValue, CaseCreate
 from orchestrator.db import utcnow
 from orchestrator.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from orchestrator.procedures import service as procedures
 from orchestrator.procedures.models import Procedure
-from orchestrator.procedures.schemas import ApplicantField, ProcedureDefinition
+from orchestrator.procedures.rules import parse_date
+from orchestrator.procedures.schemas import (
+    ApplicantField,
+    LlmStep,
+    ProcedureDefinition,
+    duration_seconds,
+    text_in,
+)
 from orchestrator.settings import Settings
 
 
@@ -46,11 +57,14 @@ def create_case(
     definition = ProcedureDefinition.model_validate(procedure.definition)
     applicant = _checked_applicant(data.applicant, definition.applicant_fields)
     case = _new_case(data, procedure, applicant, digest, idempotency_key)
+    if definition.deadline:
+        case.due_at = case.created_at + timedelta(seconds=duration_seconds(definition.deadline))
     session.add(case)
     for position, step in enumerate(definition.steps):
+        model = step.model if isinstance(step, LlmStep) else None
         session.add(
             CaseStep(
-                case_id=case.id, position=position, name=step.name, kind=step.kind, model=step.model
+                case_id=case.id, position=position, name=step.name, kind=step.kind, model=model
             )
         )
     try:
@@ -68,7 +82,7 @@ def create_case(
 def _new_case(
     data: CaseCreate,
     procedure: Procedure,
-    applicant: dict[str, str],
+    applicant: dict[str, Any],
     digest: str,
     idempotency_key: str | None,
 ) -> Case:
@@ -116,52 +130,88 @@ def _procedure_or_404(session: Session, name: str) -> Procedure:
     return procedure
 
 
-def _checked_applicant(values: dict[str, str], fields: list[ApplicantField]) -> dict[str, str]:
+def _checked_applicant(
+    values: dict[str, ApplicantValue], fields: list[ApplicantField]
+) -> dict[str, Any]:
     """Check the applicant fields against the procedure; report every problem at once."""
     known = {field.name: field for field in fields}
     errors = [
-        {
-            "loc": ["body", "applicant", name],
-            "msg": f"unknown field; expected one of: {', '.join(known) or 'none'}",
-            "type": "unknown_field",
-        }
+        _error(name, f"unknown field; expected one of: {', '.join(known) or 'none'}", "unknown")
         for name in values
         if name not in known
     ]
-    cleaned: dict[str, str] = {}
+    cleaned: dict[str, Any] = {}
     for field in fields:
-        value = (values.get(field.name) or "").strip()
-        loc = ["body", "applicant", field.name]
-        if not value:
+        raw = values.get(field.name)
+        label = text_in(field.label, "en")
+        if raw is None or raw == "" or raw == [] or (isinstance(raw, str) and not raw.strip()):
             if field.required:
-                errors.append({"loc": loc, "msg": f"{field.label} is required", "type": "missing"})
+                errors.append(_error(field.name, f"{label} is required", "missing"))
             continue
-        if len(value) > field.max_length:
-            errors.append(
-                {
-                    "loc": loc,
-                    "msg": f"{field.label} is longer than {field.max_length} characters",
-                    "type": "too_long",
-                }
-            )
-        elif field.pattern and not re.fullmatch(field.pattern, value):
-            errors.append(
-                {
-                    "loc": loc,
-                    "msg": f"{field.label} has an invalid format (expected {field.pattern})",
-                    "type": "pattern",
-                }
-            )
-        cleaned[field.name] = value
+        value, problem = _field_value(field, raw)
+        if problem:
+            errors.append(_error(field.name, f"{label} {problem}", "invalid"))
+        else:
+            cleaned[field.name] = value
     if errors:
         raise InvalidInput("the applicant fields are invalid", errors=errors)
     return cleaned
 
 
-def get_case(session: Session, case_id: str) -> tuple[Case, list[CaseStep]]:
-    case = session.get(Case, case_id)
+def _error(name: str, message: str, kind: str) -> dict[str, Any]:
+    return {"loc": ["body", "applicant", name], "msg": message, "type": kind}
+
+
+def _field_value(field: ApplicantField, raw: ApplicantValue) -> tuple[Any, str | None]:
+    """The stored value of one field, or the reason it is refused."""
+    allowed = [choice.value for choice in field.choices]
+    if field.type == "choices":
+        items = raw if isinstance(raw, list) else [p.strip() for p in str(raw).split(",")]
+        wrong = [item for item in items if item not in allowed]
+        if wrong:
+            return None, f"has unknown choices {wrong}; allowed: {', '.join(allowed)}"
+        return sorted(set(items)), None
+    if isinstance(raw, list):
+        return None, "takes one value, not a list"
+    text = str(raw).strip()
+    if field.type == "integer":
+        return _integer(field, text)
+    if field.type == "date":
+        born = parse_date(text)
+        return (born.isoformat(), None) if born else (None, "is not a date (YYYY-MM-DD)")
+    if field.type == "choice":
+        return (text, None) if text in allowed else (None, f"must be one of: {', '.join(allowed)}")
+    if len(text) > field.max_length:
+        return None, f"is longer than {field.max_length} characters"
+    if field.pattern and not re.fullmatch(field.pattern, text):
+        return None, f"has an invalid format (expected {field.pattern})"
+    return text, None
+
+
+def _integer(field: ApplicantField, text: str) -> tuple[Any, str | None]:
+    if not re.fullmatch(r"-?[0-9]{1,12}", text):
+        return None, "must be a whole number"
+    number = int(text)
+    if field.minimum is not None and number < field.minimum:
+        return None, f"must be at least {field.minimum}"
+    if field.maximum is not None and number > field.maximum:
+        return None, f"must be at most {field.maximum}"
+    return number, None
+
+
+def find_case(session: Session, key: str) -> Case:
+    """A case by its id or its reference (IDR-…)."""
+    case = session.get(Case, key)
+    if case is None and key.upper().startswith("IDR-"):
+        case = session.exec(select(Case).where(Case.reference == key.upper())).first()
     if case is None:
-        raise NotFound(f"no case with id {case_id!r}")
+        raise NotFound(f"no case with id or reference {key!r}")
+    return case
+
+
+def get_case(session: Session, case_id: str) -> tuple[Case, list[CaseStep]]:
+    case = find_case(session, case_id)
+    case_id = case.id
     steps = session.exec(
         select(CaseStep).where(CaseStep.case_id == case_id).order_by(col(CaseStep.position))
     ).all()
@@ -183,3 +233,80 @@ def list_cases(
         query.order_by(col(Case.created_at).desc()).offset(offset).limit(limit)
     ).all()
     return rows, int(session.exec(count).one())
+
+
+RESUMABLE = {CaseStatus.failed}
+CANCELLABLE = {
+    CaseStatus.queued,
+    CaseStatus.running,
+    CaseStatus.awaiting_approval,
+    CaseStatus.failed,
+}
+
+
+def resume_case(session: Session, key: str) -> Case:
+    """Queue a failed case again from its failed step; finished steps are not run again."""
+    case = find_case(session, key)
+    if case.status not in RESUMABLE:
+        raise Conflict(
+            f"case {case.reference} is {case.status}; only a failed case can be resumed",
+            status=case.status,
+        )
+    failed = session.exec(
+        select(CaseStep).where(CaseStep.case_id == case.id, CaseStep.status == StepStatus.failed)
+    ).all()
+    names = [step.name for step in failed]
+    session.execute(
+        update(CaseStep)
+        .where(col(CaseStep.case_id) == case.id, col(CaseStep.status) == StepStatus.failed)
+        .values(status=StepStatus.pending, error=None)
+    )
+    _transition(
+        session,
+        case,
+        CaseStatus.failed,
+        status=CaseStatus.queued,
+        status_detail=f"resumed from step {', '.join(names) or '(next)'}",
+        error=None,
+        finished_at=None,
+        next_attempt_at=utcnow(),
+        attempts=0,
+    )
+    session.commit()
+    session.refresh(case)
+    return case
+
+
+def cancel_case(session: Session, key: str, reason: str | None) -> Case:
+    case = find_case(session, key)
+    if case.status not in CANCELLABLE:
+        raise Conflict(
+            f"case {case.reference} is {case.status}; it can no longer be cancelled",
+            status=case.status,
+        )
+    detail = f"cancelled: {reason}" if reason else "cancelled"
+    _transition(
+        session,
+        case,
+        case.status,
+        status=CaseStatus.cancelled,
+        status_detail=detail[:500],
+        finished_at=utcnow(),
+    )
+    approvals.cancel_open_approvals(session, case.id)
+    approvals.skip_pending_steps(session, case.id)
+    session.commit()
+    session.refresh(case)
+    return case
+
+
+def _transition(session: Session, case: Case, expected: str, **values: Any) -> None:
+    """Move a case only from the status it was read in; a concurrent change wins with a 409."""
+    result = session.execute(
+        update(Case)
+        .where(col(Case.id) == case.id, col(Case.status) == expected)
+        .values(updated_at=utcnow(), **values)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise Conflict(f"case {case.reference} changed meanwhile; read it again and retry")

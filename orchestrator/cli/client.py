@@ -12,7 +12,8 @@ from rich.table import Table
 
 from orchestrator.settings import get_settings
 
-TERMINAL = {"completed", "failed"}
+TERMINAL = {"completed", "failed", "rejected", "cancelled"}
+SETTLED = TERMINAL | {"awaiting_approval"}
 
 
 class ApiError(Exception):
@@ -48,12 +49,33 @@ def get_case(case_id: str) -> dict[str, Any]:
     return _call("GET", f"/api/v1/cases/{case_id}")  # type: ignore[no-any-return]
 
 
+def resume(case_id: str) -> dict[str, Any]:
+    return _call("POST", f"/api/v1/cases/{case_id}/resume")  # type: ignore[no-any-return]
+
+
+def cancel(case_id: str, reason: str | None) -> dict[str, Any]:
+    body = {"reason": reason} if reason else {}
+    return _call("POST", f"/api/v1/cases/{case_id}/cancel", json=body)  # type: ignore[no-any-return]
+
+
+def inbox(user: str) -> list[dict[str, Any]]:
+    answer = _call("GET", "/api/v1/approvals", headers={"X-Idara-User": user})
+    return answer["items"]  # type: ignore[no-any-return]
+
+
+def decide(approval_id: str, user: str, body: dict[str, Any]) -> dict[str, Any]:
+    return _call(  # type: ignore[no-any-return]
+        "POST", f"/api/v1/approvals/{approval_id}", json=body, headers={"X-Idara-User": user}
+    )
+
+
 def wait_for(case_id: str, console: Console, timeout_s: float = 900) -> dict[str, Any]:
+    """Wait until the case ends or waits for a person."""
     deadline = time.monotonic() + timeout_s
     with console.status("waiting for the case…") as status:
         while time.monotonic() < deadline:
             case = get_case(case_id)
-            if case["status"] in TERMINAL:
+            if case["status"] in SETTLED:
                 return case
             status.update(f"{case['reference']}: {case['status']} — {case['status_detail']}")
             time.sleep(0.5)
@@ -61,19 +83,23 @@ def wait_for(case_id: str, console: Console, timeout_s: float = 900) -> dict[str
 
 
 def print_case(case: dict[str, Any], console: Console) -> None:
-    """A case as a clerk reads it: routing, extracted fields, the letter, and step figures."""
-    outputs = {step["name"]: step.get("output") or {} for step in case["steps"]}
-    colour = {"completed": "green", "failed": "red"}.get(case["status"], "yellow")
+    """A case as a clerk reads it: what each step found, the letter, the documents, figures."""
+    colour = {"completed": "green", "failed": "red", "rejected": "red"}.get(
+        case["status"], "yellow"
+    )
     head = Table.grid(padding=(0, 2))
     head.add_row("status", f"[{colour}]{case['status']}[/] {case['status_detail']}")
     if case.get("error"):
         head.add_row("error", f"[red]{case['error']}[/]")
-    classify = outputs.get("classify", {})
-    if classify:
-        head.add_row("department", str(classify.get("department")))
-        head.add_row("urgency", str(classify.get("urgency")))
-    for key, value in outputs.get("extract", {}).items():
-        head.add_row(key.replace("_", " "), str(value))
+    if case.get("due_at"):
+        late = " [red](overdue)[/]" if case.get("overdue") else ""
+        head.add_row("deadline", f"{case['due_at'][:16].replace('T', ' ')} UTC{late}")
+    for step in case["steps"]:
+        summary = step_summary(step)
+        if summary:
+            head.add_row(step["name"], summary)
+    for document in case.get("documents", []):
+        head.add_row("document", document["path"])
     head.add_row("url", case["url"])
     console.print(
         Panel(
@@ -83,18 +109,48 @@ def print_case(case: dict[str, Any], console: Console) -> None:
             expand=False,
         )
     )
-    letter = outputs.get("draft_acknowledgement", {}).get("letter")
+    letter = next(
+        (
+            (step.get("edited_output") or step["output"]).get("letter")
+            for step in reversed(case["steps"])
+            if step["status"] == "succeeded" and (step.get("output") or {}).get("letter")
+        ),
+        None,
+    )
     if letter:
-        console.print(Panel(letter, title="acknowledgement letter", expand=False))
-    steps = Table("step", "status", "node", "tokens in/out", "model s", "tok/s", "latency s")
+        console.print(Panel(letter, title="letter", expand=False))
+    _print_step_figures(case, console)
+
+
+def step_summary(step: dict[str, Any]) -> str:
+    """One line on what a step produced."""
+    output = step.get("output") or {}
+    if step["status"] == "skipped":
+        return "[dim]skipped[/]"
+    if step["status"] != "succeeded":
+        return f"[yellow]{step['status']}[/]" if step["status"] != "pending" else ""
+    if step["kind"] == "rule":
+        failures = "; ".join(output.get("messages", []))
+        return "[green]passed[/]" if output.get("passed") else f"[red]not passed:[/] {failures}"
+    if step["kind"] == "human_approval":
+        return f"{output.get('decision')} by {output.get('decided_by')}"
+    if step["kind"] == "deliver":
+        return f"{output.get('pages')} page(s), pdf sha256 {str(output.get('pdf_sha256'))[:12]}…"
+    shown = {k: v for k, v in output.items() if k not in {"letter", "language"}}
+    text = ", ".join(f"{k}={v}" for k, v in shown.items())
+    return text if len(text) < 160 else text[:157] + "…"
+
+
+def _print_step_figures(case: dict[str, Any], console: Console) -> None:
+    steps = Table("step", "kind", "status", "node", "tokens in/out", "model s", "latency s")
     for step in case["steps"]:
         steps.add_row(
             step["name"],
+            step["kind"],
             step["status"],
             step.get("node") or "",
             f"{step.get('prompt_tokens') or 0}/{step.get('completion_tokens') or 0}",
             f"{(step.get('model_ms') or 0) / 1000:.2f}",
-            f"{step.get('tokens_per_s') or 0:.1f}",
             f"{(step.get('latency_ms') or 0) / 1000:.2f}",
         )
     console.print(steps)

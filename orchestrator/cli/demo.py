@@ -12,11 +12,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlmodel import Session
 
+from orchestrator.auth.directory import load_directory
 from orchestrator.cli import client
 from orchestrator.cli.stack import Stack, StackError
 from orchestrator.db import make_engine, migrate
 from orchestrator.procedures.service import publish_directory
 from orchestrator.settings import Settings, get_settings
+
+DONE_STEPS = {"succeeded", "skipped", "failed", "rejected", "cancelled"}
 
 
 def prepare_database(settings: Settings) -> list[str]:
@@ -26,7 +29,8 @@ def prepare_database(settings: Settings) -> list[str]:
     engine = make_engine(url)
     try:
         with Session(engine) as session:
-            return [row.name for row in publish_directory(session, settings.procedures_dir)]
+            published = publish_directory(session, settings.procedures_dir)
+            return [f"{row.name} v{row.version}" for row, _ in published]
     finally:
         engine.dispose()
 
@@ -76,15 +80,27 @@ def run_demo(console: Console, keep_running: bool, requests_dir: Path | None) ->
         return 1
     try:
         cases = _submit_all(requests)
-        finished = _follow(cases, stack, console)
+        waiting = _follow(cases, stack, console, "agent steps")
+        _approve_all(waiting, settings, console)
+        finished = _follow(cases, stack, console, "delivery")
         for case in finished:
             client.print_case(case, console)
         failed = [c["reference"] for c in finished if c["status"] != "completed"]
         elapsed = time.perf_counter() - started
         if failed:
-            console.print(f"[bold red]{len(failed)} case(s) failed:[/] {', '.join(failed)}")
+            console.print(
+                f"[bold red]{len(failed)} case(s) did not complete:[/] {', '.join(failed)}"
+            )
             return 1
-        console.print(f"[bold green]{len(finished)} cases completed[/] in {elapsed:.1f} s")
+        console.print(
+            f"[bold green]{len(finished)} cases completed[/] in {elapsed:.1f} s; documents:"
+        )
+        for case in finished:
+            for document in case["documents"]:
+                console.print(
+                    f"  {case['reference']} ({case['procedure']}): {document['path']}",
+                    soft_wrap=True,
+                )
         if keep_running:
             console.print(f"the stack stays up at {settings.api_base_url}; Ctrl-C stops it")
             _hold(stack)
@@ -101,7 +117,32 @@ def _submit_all(requests: list[tuple[str, dict[str, Any]]]) -> list[dict[str, An
     return [client.submit(body, idempotency_key=f"demo-{run}-{name}") for name, body in requests]
 
 
-def _follow(cases: list[dict[str, Any]], stack: Stack, console: Console) -> list[dict[str, Any]]:
+def _approve_all(cases: list[dict[str, Any]], settings: Settings, console: Console) -> None:
+    """Play the supervisors: each approval is decided by a supervisor of its group, over HTTP."""
+    people = load_directory(settings.users_file)
+    deciders = {
+        group: actor.name
+        for actor in people.values()
+        if actor.has_role("supervisor")
+        for group in actor.groups
+    }
+    waiting = {c["id"] for c in cases if c["status"] == "awaiting_approval"}
+    for group, user in sorted(deciders.items()):
+        for item in client.inbox(user):
+            if item["case_id"] not in waiting or item["group"] != group:
+                continue
+            client.decide(item["id"], user, {"decision": "approve", "reason": "demo"})
+            waiting.discard(item["case_id"])
+            console.print(
+                f"  [green]✓[/] {item['case_reference']}: {item['step']} approved by {user} "
+                f"({group})"
+            )
+
+
+def _follow(
+    cases: list[dict[str, Any]], stack: Stack, console: Console, label: str
+) -> list[dict[str, Any]]:
+    """Show progress until every case has ended or waits for a person."""
     total_steps = sum(len(case["steps"]) for case in cases)
     columns = (
         TextColumn("{task.description}"),
@@ -110,19 +151,16 @@ def _follow(cases: list[dict[str, Any]], stack: Stack, console: Console) -> list
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console) as progress:
-        bar = progress.add_task("agent steps", total=total_steps)
+        bar = progress.add_task(label, total=total_steps)
         while True:
             stack.check_alive()
             current = [client.get_case(case["id"]) for case in cases]
             done = sum(
-                1
-                for case in current
-                for step in case["steps"]
-                if step["status"] in {"succeeded", "failed"}
+                1 for case in current for step in case["steps"] if step["status"] in DONE_STEPS
             )
-            running = [c for c in current if c["status"] not in client.TERMINAL]
+            running = [c for c in current if c["status"] not in client.SETTLED]
             detail = running[0]["status_detail"] if running else "done"
-            progress.update(bar, completed=done, description=f"agent steps · {detail[:50]}")
+            progress.update(bar, completed=done, description=f"{label} · {detail[:50]}")
             if not running:
                 return current
             time.sleep(0.5)

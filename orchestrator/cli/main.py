@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from orchestrator import telemetry
 
@@ -27,8 +28,18 @@ console = Console()
 err = Console(stderr=True)
 
 
+def _add_subcommands() -> None:
+    from orchestrator.cli import approvals, procedures
+
+    app.add_typer(procedures.app, name="procedures")
+    app.add_typer(approvals.app, name="approvals")
+
+
+_add_subcommands()
+
+
 def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -110,7 +121,7 @@ def submit(
 
 
 @app.command()
-def status(case_id: Annotated[str, typer.Argument(help="Case id")]) -> None:
+def status(case_id: Annotated[str, typer.Argument(help="Case id or reference")]) -> None:
     """Show a case's status and every step's result."""
     from orchestrator.cli import client
 
@@ -118,6 +129,35 @@ def status(case_id: Annotated[str, typer.Argument(help="Case id")]) -> None:
         client.print_case(client.get_case(case_id), console)
     except client.ApiError as exc:
         _fail(str(exc))
+
+
+@app.command()
+def resume(case_id: Annotated[str, typer.Argument(help="Case id or reference")]) -> None:
+    """Run a failed case again from its failed step (the finished steps are not re-run)."""
+    from orchestrator.cli import client
+
+    try:
+        case = client.resume(case_id)
+    except client.ApiError as exc:
+        _fail(str(exc))
+        return
+    console.print(f"case [bold]{case['reference']}[/] {case['status']}: {case['status_detail']}")
+
+
+@app.command()
+def cancel(
+    case_id: Annotated[str, typer.Argument(help="Case id or reference")],
+    reason: Annotated[str | None, typer.Option(help="Why, for the record")] = None,
+) -> None:
+    """Cancel a case that has not ended; its open approvals are withdrawn."""
+    from orchestrator.cli import client
+
+    try:
+        case = client.cancel(case_id, reason)
+    except client.ApiError as exc:
+        _fail(str(exc))
+        return
+    console.print(f"case [bold]{case['reference']}[/] {case['status']}")
 
 
 @app.command()

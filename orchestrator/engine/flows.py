@@ -1,7 +1,11 @@
-"""Orchestration: a case is one Prefect flow run; each agent step is a task sent to Celery.
+"""Orchestration: a case runs as a Prefect flow run, from its first unfinished step until it
+ends or reaches a human approval. Agent (llm) steps are Celery tasks on a node's queue; rule,
+tool and deliver steps run here.
 
-Step results are stored per case as they arrive, so a case that stops half-way resumes from the
-first step that has no result, without paying again for the finished ones.
+Step results are stored per case as they arrive, so a case that stops half-way (a failure, an
+approval, an engine restart) resumes from the first step that has no result, without paying
+again for the finished ones. An approval decision queues the case again: the next flow run is
+the continuation.
 """
 
 from __future__ import annotations
@@ -15,28 +19,49 @@ from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 
 from agents.steps import StepContext, StepRequest
-from orchestrator.cases.models import CaseStatus, CaseStep, StepStatus
+from orchestrator.cases.models import DONE_STEP_STATUSES, CaseStatus, CaseStep, StepStatus
 from orchestrator.db import session_scope, utcnow
-from orchestrator.engine import dispatch, state
-from orchestrator.procedures.schemas import LlmStep
+from orchestrator.engine import dispatch, executors, state
+from orchestrator.engine.executors import StepFailed
+from orchestrator.procedures.conditions import describe, holds
+from orchestrator.procedures.schemas import (
+    DeliverStep,
+    HumanApprovalStep,
+    LlmStep,
+    RuleStep,
+    Step,
+    ToolStep,
+)
 from orchestrator.settings import get_settings
 from workers.celery_app import celery_app
 
-
-class StepFailed(Exception):
-    """A step ended without a usable result; the case fails with this message."""
+AWAITING = "awaiting_approval"
+REPLY_ERROR_KINDS = {
+    "InvalidOutputError": "invalid_output",
+    "ModelUnavailableError": "model_unavailable",
+}
 
 
 def build_context(run: state.CaseRun, outputs: dict[str, dict[str, Any]]) -> StepContext:
     case = run.case
+    labels = {
+        field.name: field.choice_label(str(case.applicant[field.name]), case.language)
+        for field in run.definition.applicant_fields
+        if field.type == "choice" and field.name in case.applicant
+    }
     return StepContext(
         text=case.request_text,
         language=case.language,
         reference=case.reference,
         submitted_on=f"{case.created_at:%Y-%m-%d}",
-        applicant=dict(case.applicant),
+        applicant={k: _as_text(v) for k, v in case.applicant.items()},
         outputs=dict(outputs),
+        labels=labels,
     )
+
+
+def _as_text(value: Any) -> str:
+    return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
 
 
 def _recover_result(step: CaseStep) -> dict[str, Any] | None:
@@ -57,6 +82,7 @@ def run_llm_step(case_id: str, step_id: int, spec: LlmStep, context: StepContext
         prompt_version=spec.prompt_version,
         max_tokens=spec.max_tokens,
         context=context,
+        params=dict(spec.params),
     )
     with session_scope() as session:
         step = session.get(CaseStep, step_id)
@@ -106,10 +132,10 @@ def run_llm_step(case_id: str, step_id: int, spec: LlmStep, context: StepContext
                     f"on queue {queue} running?"
                 )
                 state.mark_step_failed(session, step, error)
-                raise StepFailed(error) from exc
+                raise StepFailed(error, "timeout") from exc
             except dispatch.StepCrashed as exc:
                 state.mark_step_failed(session, step, f"step {spec.name}: {exc}")
-                raise StepFailed(f"step {spec.name}: {exc}") from exc
+                raise StepFailed(f"step {spec.name}: {exc}", "node_error") from exc
         return _store_reply(session, step_id, spec.name, reply, time.perf_counter() - sent)
 
 
@@ -124,7 +150,7 @@ def _store_reply(
     if not reply.get("ok"):
         error = f"step {name} failed on node {reply.get('node')}: {reply.get('error')}"
         state.set_step(session, step_id, status=StepStatus.failed, error=error, **common)
-        raise StepFailed(error)
+        raise StepFailed(error, REPLY_ERROR_KINDS.get(reply.get("error_type", ""), "agent_error"))
     result = reply["result"]
     state.set_step(
         session,
@@ -148,24 +174,32 @@ def _store_reply(
 
 @flow(name="case", flow_run_name="{reference}", log_prints=False, validate_parameters=False)
 def run_case_flow(case_id: str, reference: str) -> str:
-    """Run the case's pinned procedure version from its first unfinished step to the end."""
+    """Run the case's pinned procedure version from its first unfinished step until it ends,
+    fails or waits for an approval; return the case's status."""
     with session_scope() as session:
         state.set_case(
             session, case_id, prefect_flow_run_id=str(flow_run.id or ""), status_detail="running"
         )
         run = state.load_run(session, case_id)
     outputs = {
-        name: step.output
+        name: step.effective_output
         for name, step in run.steps.items()
-        if step.status == StepStatus.succeeded and step.output is not None
+        if step.status == StepStatus.succeeded and step.effective_output is not None
     }
     try:
         for spec in run.definition.steps:
-            if spec.name in outputs:
-                continue
             step = run.steps[spec.name]
-            assert step.id is not None
-            outputs[spec.name] = run_llm_step(case_id, step.id, spec, build_context(run, outputs))
+            if step.status in DONE_STEP_STATUSES:
+                continue
+            with session_scope() as session:
+                status = state.case_status(session, case_id)
+            if status != CaseStatus.running:
+                return status  # cancelled while it ran
+            result = _run_step(run, spec, step, outputs)
+            if result == AWAITING:
+                return CaseStatus.awaiting_approval
+            if isinstance(result, dict):
+                outputs[spec.name] = result
     except StepFailed as exc:
         with session_scope() as session:
             state.fail_case(session, case_id, str(exc))
@@ -177,3 +211,55 @@ def run_case_flow(case_id: str, reference: str) -> str:
     with session_scope() as session:
         state.complete_case(session, case_id)
     return CaseStatus.completed
+
+
+def _run_step(
+    run: state.CaseRun, spec: Step, step: CaseStep, outputs: dict[str, Any]
+) -> dict[str, Any] | str | None:
+    """Run one step under its retry policy; ``None`` when its condition skips it."""
+    assert step.id is not None
+    if spec.when is not None and not holds(spec.when, executors.namespace(run.case, outputs)):
+        with session_scope() as session:
+            state.skip_step(
+                session, step.id, f"skipped: the condition {describe(spec.when)} does not hold"
+            )
+        return None
+    attempt = 1
+    while True:
+        try:
+            return _execute(run, spec, step.id, outputs)
+        except StepFailed as exc:
+            if attempt >= spec.retry.attempts or exc.kind not in spec.retry.on_errors:
+                raise
+            attempt += 1
+            delay = spec.retry.delay_before(attempt)
+            with session_scope() as session:
+                state.set_case(
+                    session,
+                    run.case.id,
+                    status_detail=f"step {spec.name}: {exc.kind}; try {attempt} of "
+                    f"{spec.retry.attempts} in {delay:.0f} s",
+                )
+            time.sleep(delay)
+
+
+def _execute(
+    run: state.CaseRun, spec: Step, step_id: int, outputs: dict[str, Any]
+) -> dict[str, Any] | str:
+    case, definition = run.case, run.definition
+    if isinstance(spec, LlmStep):
+        return run_llm_step(case.id, step_id, spec, build_context(run, outputs))
+    if isinstance(spec, RuleStep):
+        return rule_step(step_id, spec, case, outputs)
+    if isinstance(spec, ToolStep):
+        return tool_step(step_id, spec, case, outputs)
+    if isinstance(spec, HumanApprovalStep):
+        executors.open_approval(step_id, spec, case.id, run.steps)
+        return AWAITING
+    assert isinstance(spec, DeliverStep)
+    return deliver_step(step_id, spec, case, definition, outputs)
+
+
+rule_step = task(name="rule-step", cache_policy=NONE, retries=0)(executors.run_rule)
+tool_step = task(name="tool-step", cache_policy=NONE, retries=0)(executors.run_tool_step)
+deliver_step = task(name="deliver-step", cache_policy=NONE, retries=0)(executors.run_deliver)

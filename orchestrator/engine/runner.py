@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from orchestrator.db import session_scope
 from orchestrator.engine import state
+from orchestrator.engine.deadlines import deadlines_flow
 from orchestrator.engine.flows import run_case_flow
 from orchestrator.settings import Settings
 
@@ -26,6 +28,9 @@ class Engine:
             max_workers=settings.engine_max_parallel_cases, thread_name_prefix="case"
         )
         self._running: set[Future[None]] = set()
+        self._deadlines = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deadlines")
+        self._deadlines_run: Future[None] | None = None
+        self._next_deadline_check = 0.0
 
     def recover(self) -> int:
         with session_scope() as session:
@@ -46,6 +51,24 @@ class Engine:
             self._running.add(self._pool.submit(self._run_case, case_id, reference))
         return len(claimed)
 
+    def check_deadlines_when_due(self) -> None:
+        """Start the deadlines flow every ``deadline_check_s``, never two at once."""
+        now = time.monotonic()
+        if now < self._next_deadline_check:
+            return
+        if self._deadlines_run is not None and not self._deadlines_run.done():
+            return
+        self._next_deadline_check = now + self.settings.deadline_check_s
+        self._deadlines_run = self._deadlines.submit(self._check_deadlines)
+
+    def _check_deadlines(self) -> None:
+        try:
+            counts = deadlines_flow()
+            if any(counts.values()):
+                log.warning("deadlines: %s", counts)
+        except Exception:
+            log.exception("deadlines flow failed; it runs again at the next interval")
+
     def _run_case(self, case_id: str, reference: str) -> None:
         try:
             run_case_flow(case_id, reference)
@@ -64,8 +87,10 @@ class Engine:
         while not self.stopping.is_set():
             try:
                 self.tick()
+                self.check_deadlines_when_due()
             except Exception:
                 log.exception("engine tick failed; retrying")
             self.stopping.wait(self.settings.engine_poll_s)
         log.warning("engine stopping: waiting for %d running case(s)", len(self._running))
         self._pool.shutdown(wait=True)
+        self._deadlines.shutdown(wait=True)

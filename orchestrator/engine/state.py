@@ -87,10 +87,26 @@ def requeue_orphans(session: Session) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def set_case(session: Session, case_id: str, **values: Any) -> None:
+def set_case(session: Session, case_id: str, **values: Any) -> bool:
+    """Update a case the engine is running. A case cancelled meanwhile is left as it is;
+    returns whether the case was still running."""
     values["updated_at"] = utcnow()
-    session.execute(update(Case).where(col(Case.id) == case_id).values(**values))
+    result = session.execute(
+        update(Case)
+        .where(col(Case.id) == case_id, col(Case.status) == CaseStatus.running)
+        .values(**values)
+    )
     session.commit()
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def case_status(session: Session, case_id: str) -> str:
+    status = session.exec(select(Case.status).where(Case.id == case_id)).first()
+    return status or CaseStatus.cancelled
+
+
+def pause_for_approval(session: Session, case_id: str, detail: str) -> None:
+    set_case(session, case_id, status=CaseStatus.awaiting_approval, status_detail=detail)
 
 
 def set_step(session: Session, step_id: int, **values: Any) -> None:
@@ -141,3 +157,16 @@ def requeue_case(session: Session, case_id: str, reason: str, count_attempt: boo
 def mark_step_failed(session: Session, step: CaseStep, error: str) -> None:
     assert step.id is not None
     set_step(session, step.id, status=StepStatus.failed, error=error, finished_at=utcnow())
+
+
+def skip_step(session: Session, step_id: int, reason: str) -> None:
+    now = utcnow()
+    set_step(
+        session,
+        step_id,
+        status=StepStatus.skipped,
+        notes=[reason],
+        output=None,
+        started_at=now,
+        finished_at=now,
+    )

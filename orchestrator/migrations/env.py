@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
+import orchestrator.approvals.models
 import orchestrator.cases.models
 import orchestrator.procedures.models  # noqa: F401  (register the tables)
 from orchestrator.db import make_engine

@@ -9,7 +9,7 @@ import pytest
 from agents.errors import AgentError
 from agents.prompts import load_prompt
 from agents.runtime import Generation
-from agents.steps import StepContext, StepRequest, run_step
+from agents.steps import StepContext, StepRequest, clean_subject, run_step
 
 
 class FixedRuntime:
@@ -130,3 +130,15 @@ def test_prompt_files_declare_a_schema_and_token_cap() -> None:
         prompt = load_prompt(name, 1)
         assert prompt.schema["type"] == "object" and prompt.max_tokens > 0
         assert "$request" in prompt.user and "$request" not in prompt.system
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("Objet : Demande d'extrait", "Demande d'extrait"),
+        ("}.الموضوع: طلب نسخة </citizen_request>", "طلب نسخة"),
+        ("<citizen_request>", "—"),
+    ],
+)
+def test_a_subject_line_loses_echoed_delimiters_and_labels(raw: str, clean: str) -> None:
+    assert clean_subject(raw) == clean

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 TRIAGE = "citizen-request-triage"
+TRIAGE_STEPS = ["classify", "extract", "draft_acknowledgement", "approve", "deliver"]
+LICENCE = "business-licence-application"
 
 
 def _body(**overrides: object) -> dict[str, object]:
@@ -23,7 +25,9 @@ def test_a_case_is_stored_queued_with_its_planned_steps_even_without_redis(api: 
     case = response.json()
     assert case["status"] == "queued"
     assert case["reference"].startswith("IDR-")
-    assert [s["name"] for s in case["steps"]] == ["classify", "extract", "draft_acknowledgement"]
+    assert [s["name"] for s in case["steps"]] == TRIAGE_STEPS
+    assert case["procedure_version"] == 2
+    assert case["due_at"] is not None and case["overdue"] is False
     assert all(s["status"] == "pending" for s in case["steps"])
     assert response.headers["Location"] == f"/api/v1/cases/{case['id']}"
     fetched = api.get(f"/api/v1/cases/{case['id']}").json()
@@ -60,7 +64,11 @@ def test_unknown_procedure_is_404_naming_the_available_ones(api: TestClient) -> 
     response = api.post("/api/v1/cases", json=_body(procedure="passport-renewal"))
     assert response.status_code == 404
     assert TRIAGE in response.json()["detail"]
-    assert response.json()["available"] == [TRIAGE]
+    assert response.json()["available"] == [
+        "birth-certificate-request",
+        LICENCE,
+        TRIAGE,
+    ]
 
 
 def test_empty_or_missing_text_is_422_and_nothing_is_stored(api: TestClient) -> None:
@@ -112,8 +120,8 @@ def test_list_filters_and_pages(api: TestClient) -> None:
 def test_procedures_lists_the_seeded_triage(api: TestClient) -> None:
     procedures = api.get("/api/v1/procedures").json()
     triage = next(p for p in procedures if p["name"] == TRIAGE)
-    assert triage["version"] == 1
-    assert triage["steps"] == ["classify", "extract", "draft_acknowledgement"]
+    assert triage["version"] == 2
+    assert triage["steps"] == TRIAGE_STEPS
     assert any(f["name"] == "cin" for f in triage["applicant_fields"])
 
 
@@ -121,3 +129,63 @@ def test_healthz_reports_an_unreachable_broker_but_stays_up(api: TestClient) -> 
     health = api.get("/healthz").json()
     assert health["status"] == "ok" and health["database"] == "ok"
     assert health["broker"].startswith("unreachable")
+
+
+def _licence(**applicant: object) -> dict[str, object]:
+    values: dict[str, object] = {
+        "full_name": "Hicham Amrani",
+        "cin": "AB12345",
+        "business_name": "Café Atlas",
+        "activity": "restaurant",
+        "surface_m2": "80",
+        "address": "12 rue Atlas, Fès",
+        "documents": ["cin_copy", "site_plan"],
+    }
+    values.update(applicant)
+    return {"procedure": LICENCE, "text": "Je demande une autorisation.", "applicant": values}
+
+
+def test_typed_applicant_fields_are_stored_typed(api: TestClient) -> None:
+    response = api.post("/api/v1/cases", json=_licence())
+    assert response.status_code == 201, response.text
+    applicant = response.json()["applicant"]
+    assert applicant["surface_m2"] == 80
+    assert applicant["documents"] == ["cin_copy", "site_plan"]
+
+
+def test_every_wrong_typed_field_is_reported_at_once(api: TestClient) -> None:
+    body = _licence(activity="bakery", surface_m2="big", documents=["passport"], cin="123")
+    response = api.post("/api/v1/cases", json=body)
+    assert response.status_code == 422
+    errors = {e["loc"][-1]: e["msg"] for e in response.json()["errors"]}
+    assert "must be one of: retail_shop, restaurant, workshop" in errors["activity"]
+    assert "whole number" in errors["surface_m2"]
+    assert "unknown choices ['passport']" in errors["documents"]
+    assert "invalid format" in errors["cin"]
+    assert api.get("/api/v1/cases").json()["total"] == 0
+
+
+def test_a_case_is_found_by_its_reference(api: TestClient) -> None:
+    case = api.post("/api/v1/cases", json=_body()).json()
+    assert api.get(f"/api/v1/cases/{case['reference'].lower()}").json()["id"] == case["id"]
+
+
+def test_resume_needs_a_failed_case_and_cancel_an_open_one(api: TestClient) -> None:
+    case = api.post("/api/v1/cases", json=_body()).json()
+    resumed = api.post(f"/api/v1/cases/{case['id']}/resume")
+    assert resumed.status_code == 409
+    assert "only a failed case can be resumed" in resumed.json()["detail"]
+    cancelled = api.post(f"/api/v1/cases/{case['id']}/cancel", json={"reason": "duplicate"})
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["status_detail"] == "cancelled: duplicate"
+    assert {s["status"] for s in cancelled.json()["steps"]} == {"cancelled"}
+    again = api.post(f"/api/v1/cases/{case['id']}/cancel")
+    assert again.status_code == 409 and "can no longer be cancelled" in again.json()["detail"]
+
+
+def test_a_document_of_an_unfinished_case_is_404(api: TestClient) -> None:
+    case = api.post("/api/v1/cases", json=_body()).json()
+    missing = api.get(f"/api/v1/cases/{case['id']}/documents/deliver.pdf")
+    assert missing.status_code == 404 and "no delivered document" in missing.json()["detail"]
+    assert api.get(f"/api/v1/cases/{case['id']}/documents/deliver.exe").status_code == 404

@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
+import redis
+import yaml
 from sqlmodel import Session
 
 from agents.language import arabic_share, detect_language
@@ -25,7 +27,7 @@ from orchestrator.cli.demo import prepare_database
 from orchestrator.cli.stack import Stack
 from orchestrator.db import make_engine
 from orchestrator.procedures.schemas import ProcedureDefinition
-from orchestrator.procedures.service import load_definition, publish
+from orchestrator.procedures.service import publish
 from orchestrator.settings import SEEDS_DIR, Settings
 from tests.conftest import _create_database, _drop_database, free_port
 
@@ -36,6 +38,9 @@ MANIFEST = load_manifest(SEEDS_DIR / "models" / "manifest.json")
 DEPARTMENTS = set(load_prompt("triage/classify", 1).schema["properties"]["department"]["enum"])
 EXTRACT_SCHEMA = load_prompt("triage/extract", 1).schema
 SAMPLES = sorted((SEEDS_DIR / "requests").glob("0[123]-*.json"))  # fr, ar, en
+LICENCE_SAMPLES = sorted((SEEDS_DIR / "requests").glob("*-business-licence.json"))
+TRIAGE_STEPS = ["classify", "extract", "draft_acknowledgement", "approve", "deliver"]
+SETTLED = {"completed", "failed", "rejected", "cancelled", "awaiting_approval"}
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +97,17 @@ def on_postgres(base: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         _drop_database(server, name)
 
 
+def variant_of_triage(name: str, models: dict[str, str], version: int = 1) -> ProcedureDefinition:
+    """The seed triage procedure under another name, with some steps on other models."""
+    raw = yaml.safe_load((SEEDS_DIR / "procedures" / "citizen-request-triage.yaml").read_text())
+    raw.update(name=name, version=version)
+    for step in raw["steps"]:
+        step["model"] = models.get(step["name"], step.get("model"))
+        if step["model"] is None:
+            del step["model"]
+    return ProcedureDefinition.model_validate(raw)
+
+
 def _api(stack: Stack) -> str:
     return stack.settings.api_base_url
 
@@ -108,11 +124,12 @@ def get_case(stack: Stack, case_id: str) -> dict[str, Any]:
 
 
 def wait_all(stack: Stack, ids: list[str], timeout_s: float = 420) -> list[dict[str, Any]]:
+    """Wait until every case has ended or waits for a person."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         stack.check_alive()
         cases = [get_case(stack, case_id) for case_id in ids]
-        if all(case["status"] in {"completed", "failed"} for case in cases):
+        if all(case["status"] in SETTLED for case in cases):
             return cases
         time.sleep(0.5)
     raise AssertionError(
@@ -121,12 +138,45 @@ def wait_all(stack: Stack, ids: list[str], timeout_s: float = 420) -> list[dict[
     )
 
 
+def decide(stack: Stack, case_id: str, user: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Decide the case's approval as ``user``, found in that user's inbox, over HTTP."""
+    headers = {"X-Idara-User": user}
+    inbox = httpx.get(f"{_api(stack)}/api/v1/approvals", headers=headers, timeout=10).json()
+    (item,) = [i for i in inbox["items"] if i["case_id"] == case_id]
+    response = httpx.post(
+        f"{_api(stack)}/api/v1/approvals/{item['id']}", json=body, headers=headers, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def approve_and_finish(
+    stack: Stack, cases: list[dict[str, Any]], user: str
+) -> list[dict[str, Any]]:
+    for case in cases:
+        assert case["status"] == "awaiting_approval", (case["status"], case["error"])
+        decide(stack, case["id"], user, {"decision": "approve"})
+    return wait_all(stack, [case["id"] for case in cases])
+
+
+def assert_delivered(stack: Stack, case: dict[str, Any], expected_text: str) -> None:
+    """The document exists on disk, is served over HTTP, and says what it should."""
+    assert case["status"] == "completed", case["error"]
+    (document,) = case["documents"]
+    pdf = httpx.get(document["pdf_url"].replace(stack.settings.api_base_url, _api(stack)))
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert Path(document["path"]).read_bytes() == pdf.content
+    html = httpx.get(document["html_url"]).text
+    assert case["reference"] in html and expected_text in html
+
+
 def assert_triaged(case: dict[str, Any], expected_language: str) -> None:
     """What a clerk checks on a finished triage case."""
     assert case["status"] == "completed", case["error"]
     assert case["prefect_flow_run_id"]
     steps = {step["name"]: step for step in case["steps"]}
-    assert list(steps) == ["classify", "extract", "draft_acknowledgement"]
+    assert list(steps) == TRIAGE_STEPS
+    assert steps["approve"]["output"]["decision"] == "approved"
     classification = steps["classify"]["output"]
     assert classification["department"] in DEPARTMENTS
     assert classification["urgency"] in {"low", "normal", "high"}
@@ -139,6 +189,8 @@ def assert_triaged(case: dict[str, Any], expected_language: str) -> None:
         assert arabic_share(draft["letter"]) > 0.5
     for step in steps.values():
         assert step["status"] == "succeeded"
+        if step["kind"] != "llm":
+            continue
         assert step["model"] == MODEL and step["model_sha256"] == MANIFEST[MODEL].sha256
         assert step["node"] == "node-a"
         assert step["queue"] == f"llm.{MODEL}.default"
@@ -152,10 +204,12 @@ def _run_samples(stack: Stack) -> None:
     bodies = [json.loads(path.read_text(encoding="utf-8")) for path in SAMPLES]
     cases = [submit(stack, body) for body in bodies]
     assert all(case["status"] == "queued" for case in cases)
-    finished = wait_all(stack, [case["id"] for case in cases])
+    waiting = wait_all(stack, [case["id"] for case in cases])
+    finished = approve_and_finish(stack, waiting, "youssef")
     for body, case in zip(bodies, finished, strict=True):
         assert_triaged(case, body["language"])
-    assert cases[2]["reference"] in finished[2]["steps"][2]["output"]["letter"]
+        letter = case["steps"][2]["output"]["letter"]
+        assert_delivered(stack, case, letter.splitlines()[-1].strip())
 
 
 def test_sample_requests_complete_on_sqlite(base: Stack) -> None:
@@ -167,24 +221,36 @@ def test_sample_requests_complete_on_postgresql(on_postgres: Stack) -> None:
 
 
 def test_cli_submit_and_status(base: Stack, tmp_path: Path) -> None:
-    env = {**base.env(), "IDARA_API_PORT": str(base.settings.api_port)}
+    env = {**base.env(), "IDARA_API_PORT": str(base.settings.api_port), "COLUMNS": "250"}
     cli = [sys.executable, "-m", "orchestrator.cli.main"]
-    sample = str(SEEDS_DIR / "requests" / "04-fr-tax-certificate.json")
-    done = subprocess.run(
-        [*cli, "submit", sample, "--wait"], env=env, capture_output=True, text=True, timeout=420
-    )
+    sample = str(SAMPLES[0])
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*cli, *args], env=env, capture_output=True, text=True, timeout=420)
+
+    done = run("submit", sample, "--wait")
     assert done.returncode == 0, done.stderr
-    assert "completed" in done.stdout and "acknowledgement letter" in done.stdout
+    assert "awaiting_approval" in done.stdout and "letter" in done.stdout
+    reference = done.stdout.split("case ")[1].split()[0]
+    listed = run("approvals", "list", "--as", "youssef")
+    assert listed.returncode == 0 and reference in listed.stdout, listed.stderr
+    approval_id = next(line.split()[1] for line in listed.stdout.splitlines() if reference in line)
+    refused = run("approvals", "decide", approval_id, "reject", "--as", "youssef")
+    assert refused.returncode == 1 and "needs a reason" in refused.stderr
+    approved = run("approvals", "decide", approval_id, "approve", "--as", "youssef")
+    assert approved.returncode == 0, approved.stderr
+    (case,) = wait_all(base, [reference])
+    assert case["status"] == "completed"
+    shown = run("status", reference)
+    assert shown.returncode == 0 and case["documents"][0]["path"] in shown.stdout.replace("\n", "")
     bad = tmp_path / "bad.json"
     bad.write_text('{"procedure": "nope", "text": "x"}')
-    refused = subprocess.run(
-        [*cli, "submit", str(bad)], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert refused.returncode == 1 and "unknown procedure" in refused.stderr
-    missing = subprocess.run(
-        [*cli, "status", "no-such-case"], env=env, capture_output=True, text=True, timeout=60
-    )
+    unknown = run("submit", str(bad))
+    assert unknown.returncode == 1 and "unknown procedure" in unknown.stderr
+    missing = run("status", "no-such-case")
     assert missing.returncode == 1 and "HTTP 404" in missing.stderr
+    resumed = run("resume", reference)
+    assert resumed.returncode == 1 and "only a failed case can be resumed" in resumed.stderr
 
 
 def test_a_case_filed_while_redis_is_down_runs_once_it_is_back(base: Stack) -> None:
@@ -202,7 +268,8 @@ def test_a_case_filed_while_redis_is_down_runs_once_it_is_back(base: Stack) -> N
         time.sleep(0.5)
     assert seen["status"] == "queued" and "unreachable" in seen["status_detail"], seen
     base.start_redis()  # same port, same append-only data
-    (finished,) = wait_all(base, [case["id"]], timeout_s=300)
+    (waiting,) = wait_all(base, [case["id"]], timeout_s=300)
+    (finished,) = approve_and_finish(base, [waiting], "youssef")
     assert_triaged(finished, "fr")
 
 
@@ -232,10 +299,9 @@ def test_a_tampered_model_file_is_refused_and_the_case_says_why(
         node_name="node-tampered",
     )
     node = Stack(settings, models=["tampered"])
-    definition = load_definition(SEEDS_DIR / "procedures" / "citizen-request-triage.yaml")
-    steps = [s.model_copy(update={"model": "tampered"}) for s in definition.steps]
-    tampered = ProcedureDefinition.model_validate(
-        {**definition.model_dump(), "name": "tampered-triage", "steps": steps}
+    tampered = variant_of_triage(
+        "tampered-triage",
+        {"classify": "tampered", "extract": "tampered", "draft_acknowledgement": "tampered"},
     )
     engine = make_engine(base.settings.effective_database_url)
     with Session(engine) as session:
@@ -257,4 +323,118 @@ def test_a_tampered_model_file_is_refused_and_the_case_says_why(
     first = finished["steps"][0]
     assert first["status"] == "failed" and first["node"] == "node-tampered"
     assert "sha256 mismatch" in first["error"]
-    assert [s["status"] for s in finished["steps"][1:]] == ["pending", "pending"]
+    assert [s["status"] for s in finished["steps"][1:]] == ["pending"] * 4
+
+
+def test_licence_branches_taken_and_not_taken(base: Stack) -> None:
+    """A complete application takes the grant branch; one missing documents asks for them."""
+    complete, missing = (
+        json.loads(path.read_text(encoding="utf-8"))
+        for path in LICENCE_SAMPLES
+        if path.name.startswith(("08-", "09-"))
+    )
+    cases = [submit(base, complete), submit(base, missing)]
+    waiting = wait_all(base, [case["id"] for case in cases])
+    granted, incomplete = approve_and_finish(base, waiting, "salma")
+    steps = {s["name"]: s for s in granted["steps"]}
+    assert steps["documents"]["output"]["complete"] is True
+    assert steps["fee"]["output"]["fee_mad"] == 1100  # restaurant, 80 m²: 800 + 10 * 30
+    assert steps["draft_grant"]["status"] == "succeeded"
+    assert steps["draft_request_documents"]["status"] == "skipped"
+    assert "does not hold" in steps["draft_request_documents"]["notes"][0]
+    assert_delivered(base, granted, "1100")
+    steps = {s["name"]: s for s in incomplete["steps"]}
+    assert steps["documents"]["output"]["complete"] is False
+    assert steps["fee"]["status"] == "skipped"
+    assert steps["draft_grant"]["status"] == "skipped"
+    assert steps["draft_request_documents"]["status"] == "succeeded"
+    missing_labels = steps["documents"]["output"]["missing_labels"]
+    assert missing_labels and all(
+        label in steps["draft_request_documents"]["output"]["letter"] for label in missing_labels
+    )
+    assert_delivered(base, incomplete, missing_labels[0])
+
+
+def _result_count(stack: Stack) -> int:
+    """Tasks the nodes have run (one result each): the LLM calls made."""
+    client = redis.Redis.from_url(stack.settings.effective_redis_url)
+    return sum(1 for _ in client.scan_iter("celery-task-meta-*", count=1000))
+
+
+def test_resume_reruns_only_the_failed_step(
+    base: Stack, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The extract step runs on a node whose model file is missing: the case fails there.
+    Once ops put the file in place, resume re-runs extract and what follows, nothing before."""
+    models = tmp_path_factory.mktemp("flaky-models")
+    original = MANIFEST[MODEL]
+    manifest = models / "manifest.json"
+    manifest.write_text(
+        json.dumps({"models": [{"name": "flaky", "file": "flaky.gguf", "sha256": original.sha256}]})
+    )
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("node-f"),
+        model_dir=models,
+        model_manifest=manifest,
+        redis_url=base.settings.effective_redis_url,
+        node_name="node-flaky",
+    )
+    definition = variant_of_triage("resume-triage", {"extract": "flaky"})
+    engine = make_engine(base.settings.effective_database_url)
+    with Session(engine) as session:
+        publish(session, definition)
+    engine.dispose()
+    node = Stack(settings, models=["flaky"])
+    try:
+        node.start_worker()
+        node.wait_for_worker()
+        calls = _result_count(base)
+        body = {**json.loads(SAMPLES[0].read_text(encoding="utf-8")), "procedure": "resume-triage"}
+        (failed,) = wait_all(base, [submit(base, body)["id"]], timeout_s=180)
+        assert failed["status"] == "failed" and "flaky.gguf" in failed["error"]
+        assert [s["status"] for s in failed["steps"]] == ["succeeded", "failed"] + ["pending"] * 3
+        assert _result_count(base) - calls == 2  # classify, and the failed extract
+        node.stop()
+        shutil.copyfile(original.resolve_path(Path(".")), models / "flaky.gguf")
+        node = Stack(settings, models=["flaky"])
+        node.start_worker()
+        node.wait_for_worker()
+        resumed = httpx.post(f"{_api(base)}/api/v1/cases/{failed['id']}/resume", timeout=10)
+        assert resumed.status_code == 200 and resumed.json()["status"] == "queued"
+        (waiting,) = wait_all(base, [failed["id"]])
+        (done,) = approve_and_finish(base, [waiting], "youssef")
+    finally:
+        node.stop()
+    assert done["status"] == "completed"
+    assert _result_count(base) - calls == 4  # + extract and draft again; classify not re-run
+    before, after = failed["steps"][0], done["steps"][0]
+    assert after["attempts"] == 1 and after["finished_at"] == before["finished_at"]
+    assert done["steps"][1]["attempts"] == 2 and done["steps"][1]["node"] == "node-flaky"
+
+
+def test_reject_edit_and_a_new_version_leaves_running_cases_on_theirs(base: Stack) -> None:
+    body = json.loads(SAMPLES[0].read_text(encoding="utf-8"))
+    cases = [submit(base, body), submit(base, body)]
+    rejected_case, edited_case = wait_all(base, [case["id"] for case in cases])
+    assert {rejected_case["status"], edited_case["status"]} == {"awaiting_approval"}
+    newer = variant_of_triage("citizen-request-triage", {}, version=3)
+    newer = newer.model_copy(update={"steps": [s for s in newer.steps if s.name != "extract"]})
+    engine = make_engine(base.settings.effective_database_url)
+    with Session(engine) as session:
+        assert publish(session, newer)[1]
+    engine.dispose()
+    decide(base, rejected_case["id"], "youssef", {"decision": "reject", "reason": "Doublon"})
+    letter = "Madame,\n\nVotre demande a été transmise au service de l'état civil. Réf. corrigée."
+    decide(base, edited_case["id"], "youssef", {"decision": "edit", "edit": {"letter": letter}})
+    rejected, edited = wait_all(base, [rejected_case["id"], edited_case["id"]])
+    assert rejected["status"] == "rejected" and "Doublon" in rejected["status_detail"]
+    assert rejected["steps"][-1]["status"] == "cancelled" and rejected["documents"] == []
+    assert edited["status"] == "completed" and edited["procedure_version"] == 2
+    assert [s["name"] for s in edited["steps"]] == TRIAGE_STEPS  # v2's steps, not v3's
+    draft = edited["steps"][2]
+    assert draft["edited_output"]["letter"] == letter and draft["output"]["letter"] != letter
+    assert edited["steps"][3]["output"]["decision"] == "edited"
+    assert_delivered(base, edited, "Réf. corrigée.")
+    new_case = submit(base, body)
+    assert new_case["procedure_version"] == 3 and len(new_case["steps"]) == 4
+    httpx.post(f"{_api(base)}/api/v1/cases/{new_case['id']}/cancel", timeout=10)

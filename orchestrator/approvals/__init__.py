@@ -1,0 +1,1 @@
+"""Human approvals: a case waits in the database, with no process attached, for a decision."""

@@ -1,0 +1,1 @@
+"""Who is acting. Services receive an :class:`Actor`; routes get it from :data:`ActorDep`."""

@@ -1,0 +1,54 @@
+"""The directory of people and their roles and groups (``seeds/users.yaml`` by default).
+
+The acting user is named by the ``X-Idara-User`` header and looked up here: roles and groups
+always come from the server's directory, never from the caller. Proving who the caller is
+(passwords, tokens, OpenID Connect) is the access-control issue's work and replaces only
+:func:`current_actor`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+USER_HEADER = "X-Idara-User"
+ROLES = ("clerk", "supervisor", "ops", "auditor", "admin")
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    display_name: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+    groups: frozenset[str] = field(default_factory=frozenset)
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+
+class DirectoryError(Exception):
+    """The users file is missing or malformed."""
+
+
+@lru_cache(maxsize=4)
+def load_directory(path: Path) -> dict[str, Actor]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        people = {}
+        for entry in raw.get("users", []):
+            roles = frozenset(entry.get("roles", []))
+            unknown = roles - set(ROLES)
+            if unknown:
+                raise DirectoryError(f"{path}: user {entry['name']}: unknown roles {unknown}")
+            people[entry["name"]] = Actor(
+                name=entry["name"],
+                display_name=entry.get("display_name", entry["name"]),
+                roles=roles,
+                groups=frozenset(entry.get("groups", [])),
+            )
+        return people
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
+        raise DirectoryError(f"cannot read the users directory {path}: {exc}") from exc

@@ -1,0 +1,100 @@
+"""``idara procedures …``: validate, publish and list procedure versions (on the database)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from sqlmodel import Session
+
+from orchestrator.db import make_engine, migrate
+from orchestrator.procedures import service
+from orchestrator.procedures.schemas import ProcedureDefinition
+from orchestrator.settings import get_settings
+
+app = typer.Typer(help="Validate, publish and list procedure versions.", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+FileArg = Annotated[Path, typer.Argument(help="A procedure YAML file")]
+
+
+def _load_or_exit(file: Path) -> ProcedureDefinition:
+    try:
+        return service.load_definition(file)
+    except service.ProcedureError as exc:
+        err.print(f"[bold red]invalid:[/] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def validate(file: FileArg) -> None:
+    """Check a procedure file; every problem is listed with its line and field."""
+    definition = _load_or_exit(file)
+    console.print(
+        f"[green]valid:[/] {definition.name} v{definition.version} "
+        f"({len(definition.steps)} steps: {', '.join(s.name for s in definition.steps)})"
+    )
+
+
+@app.command()
+def publish(file: FileArg) -> None:
+    """Publish a procedure version. A published version never changes; cases already filed
+    keep the version they started with."""
+    definition = _load_or_exit(file)
+    settings = get_settings()
+    migrate(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with Session(engine) as session:
+            row, created = service.publish(session, definition)
+    except service.ProcedureError as exc:
+        err.print(f"[bold red]refused:[/] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    verb = "published" if created else "already published (same content)"
+    console.print(f"[green]{verb}:[/] {row.name} v{row.version} sha256 {row.definition_sha256}")
+
+
+@app.command("list")
+def list_versions() -> None:
+    """Every published version of every procedure."""
+    settings = get_settings()
+    migrate(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with Session(engine) as session:
+            rows = service.list_versions(session)
+            table = Table("procedure", "version", "title", "steps", "published (UTC)", "sha256")
+            for row in rows:
+                steps = service.definition_of(row).steps
+                table.add_row(
+                    row.name,
+                    str(row.version),
+                    row.title,
+                    str(len(steps)),
+                    f"{row.published_at:%Y-%m-%d %H:%M}",
+                    row.definition_sha256[:12],
+                )
+    finally:
+        engine.dispose()
+    console.print(table)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the procedure format (docs/procedure.schema.json)."""
+    print(json.dumps(procedure_json_schema(), indent=2, ensure_ascii=False))
+
+
+def procedure_json_schema() -> dict[str, object]:
+    schema = ProcedureDefinition.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "idara procedure"
+    return schema
