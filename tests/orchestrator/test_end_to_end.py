@@ -3,6 +3,7 @@ the API and the engine, on SQLite and on PostgreSQL. Cases go in over HTTP."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
@@ -166,8 +167,8 @@ def assert_delivered(stack: Stack, case: dict[str, Any], expected_text: str) -> 
     pdf = httpx.get(document["pdf_url"].replace(stack.settings.api_base_url, _api(stack)))
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert Path(document["path"]).read_bytes() == pdf.content
-    html = httpx.get(document["html_url"]).text
-    assert case["reference"] in html and expected_text in html
+    page = html.unescape(httpx.get(document["html_url"]).text)
+    assert case["reference"] in page and expected_text in page
 
 
 def assert_triaged(case: dict[str, Any], expected_language: str) -> None:
