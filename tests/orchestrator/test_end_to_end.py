@@ -109,6 +109,16 @@ def variant_of_triage(name: str, models: dict[str, str], version: int = 1) -> Pr
     return ProcedureDefinition.model_validate(raw)
 
 
+def publish_on(stack: Stack, definition: ProcedureDefinition) -> bool:
+    """Publish a version in the stack's database, as `idara procedures publish` does."""
+    engine = make_engine(stack.settings.effective_database_url)
+    try:
+        with Session(engine) as session:
+            return publish(session, definition)[1]
+    finally:
+        engine.dispose()
+
+
 def _api(stack: Stack) -> str:
     return stack.settings.api_base_url
 
@@ -304,10 +314,7 @@ def test_a_tampered_model_file_is_refused_and_the_case_says_why(
         "tampered-triage",
         {"classify": "tampered", "extract": "tampered", "draft_acknowledgement": "tampered"},
     )
-    engine = make_engine(base.settings.effective_database_url)
-    with Session(engine) as session:
-        publish(session, tampered)
-    engine.dispose()
+    publish_on(base, tampered)
     try:
         node.start_worker()
         node.wait_for_worker()
@@ -381,10 +388,7 @@ def test_resume_reruns_only_the_failed_step(
         node_name="node-flaky",
     )
     definition = variant_of_triage("resume-triage", {"extract": "flaky"})
-    engine = make_engine(base.settings.effective_database_url)
-    with Session(engine) as session:
-        publish(session, definition)
-    engine.dispose()
+    publish_on(base, definition)
     node = Stack(settings, models=["flaky"])
     try:
         node.start_worker()
@@ -420,10 +424,7 @@ def test_reject_edit_and_a_new_version_leaves_running_cases_on_theirs(base: Stac
     assert {rejected_case["status"], edited_case["status"]} == {"awaiting_approval"}
     newer = variant_of_triage("citizen-request-triage", {}, version=3)
     newer = newer.model_copy(update={"steps": [s for s in newer.steps if s.name != "extract"]})
-    engine = make_engine(base.settings.effective_database_url)
-    with Session(engine) as session:
-        assert publish(session, newer)[1]
-    engine.dispose()
+    assert publish_on(base, newer)
     decide(base, rejected_case["id"], "youssef", {"decision": "reject", "reason": "Doublon"})
     letter = "Madame,\n\nVotre demande a été transmise au service de l'état civil. Réf. corrigée."
     decide(base, edited_case["id"], "youssef", {"decision": "edit", "edit": {"letter": letter}})
