@@ -14,6 +14,7 @@ from orchestrator.approvals.models import Approval, ApprovalStatus, Decision
 from orchestrator.approvals.schemas import ApprovalPublic, DecisionCreate
 from orchestrator.auth.directory import Actor
 from orchestrator.cases.models import FINAL_CASE_STATUSES, Case, CaseStatus, CaseStep, StepStatus
+from orchestrator.cases.transitions import move_case
 from orchestrator.db import as_utc, utc, utcnow
 from orchestrator.errors import Conflict, Forbidden, InvalidInput, NotFound
 from orchestrator.procedures import service as procedures
@@ -158,12 +159,7 @@ def _claim(
 
 
 def _move_case(session: Session, case_id: str, **values: Any) -> None:
-    result = session.execute(
-        update(Case)
-        .where(col(Case.id) == case_id, col(Case.status) == CaseStatus.awaiting_approval)
-        .values(updated_at=utcnow(), **values)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not move_case(session, case_id, CaseStatus.awaiting_approval, **values):
         session.rollback()
         case = session.get(Case, case_id)
         raise Conflict(

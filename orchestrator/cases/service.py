@@ -18,6 +18,7 @@ from agents.language import detect_language
 from orchestrator.approvals import service as approvals
 from orchestrator.cases.models import Case, CaseStatus, CaseStep, StepStatus
 from orchestrator.cases.schemas import ApplicantValue, CaseCreate
+from orchestrator.cases.transitions import move_case
 from orchestrator.db import utcnow
 from orchestrator.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from orchestrator.procedures import service as procedures
@@ -302,11 +303,6 @@ def cancel_case(session: Session, key: str, reason: str | None) -> Case:
 
 def _transition(session: Session, case: Case, expected: str, **values: Any) -> None:
     """Move a case only from the status it was read in; a concurrent change wins with a 409."""
-    result = session.execute(
-        update(Case)
-        .where(col(Case.id) == case.id, col(Case.status) == expected)
-        .values(updated_at=utcnow(), **values)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not move_case(session, case.id, expected, **values):
         session.rollback()
         raise Conflict(f"case {case.reference} changed meanwhile; read it again and retry")

@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from orchestrator.cases.models import Case, CaseStatus, CaseStep, StepStatus
+from orchestrator.cases.transitions import move_case
 from orchestrator.db import utcnow
 from orchestrator.procedures.models import Procedure
 from orchestrator.procedures.schemas import ProcedureDefinition
@@ -90,14 +91,9 @@ def requeue_orphans(session: Session) -> int:
 def set_case(session: Session, case_id: str, **values: Any) -> bool:
     """Update a case the engine is running. A case cancelled meanwhile is left as it is;
     returns whether the case was still running."""
-    values["updated_at"] = utcnow()
-    result = session.execute(
-        update(Case)
-        .where(col(Case.id) == case_id, col(Case.status) == CaseStatus.running)
-        .values(**values)
-    )
+    moved = move_case(session, case_id, CaseStatus.running, **values)
     session.commit()
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return moved
 
 
 def case_status(session: Session, case_id: str) -> str:

@@ -109,6 +109,21 @@ def variant_of_triage(name: str, models: dict[str, str], version: int = 1) -> Pr
     return ProcedureDefinition.model_validate(raw)
 
 
+def second_node(base: Stack, models: Path, model: str, data_dir: Path) -> Settings:
+    """Settings of another node on the same Redis, serving ``model`` from ``models/<model>.gguf``
+    with the default model's sha256 expected."""
+    manifest = models / "manifest.json"
+    entry = {"name": model, "file": f"{model}.gguf", "sha256": MANIFEST[MODEL].sha256}
+    manifest.write_text(json.dumps({"models": [entry]}))
+    return Settings(
+        data_dir=data_dir,
+        model_dir=models,
+        model_manifest=manifest,
+        redis_url=base.settings.effective_redis_url,
+        node_name=f"node-{model}",
+    )
+
+
 def publish_on(stack: Stack, definition: ProcedureDefinition) -> bool:
     """Publish a version in the stack's database, as `idara procedures publish` does."""
     engine = make_engine(stack.settings.effective_database_url)
@@ -296,19 +311,7 @@ def test_a_tampered_model_file_is_refused_and_the_case_says_why(
         byte = handle.read(1)
         handle.seek(50_000_000)
         handle.write(bytes([byte[0] ^ 0xFF]))
-    manifest = models / "manifest.json"
-    manifest.write_text(
-        json.dumps(
-            {"models": [{"name": "tampered", "file": "tampered.gguf", "sha256": original.sha256}]}
-        )
-    )
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("node-t"),
-        model_dir=models,
-        model_manifest=manifest,
-        redis_url=base.settings.effective_redis_url,
-        node_name="node-tampered",
-    )
+    settings = second_node(base, models, "tampered", tmp_path_factory.mktemp("node-t"))
     node = Stack(settings, models=["tampered"])
     tampered = variant_of_triage(
         "tampered-triage",
@@ -376,17 +379,7 @@ def test_resume_reruns_only_the_failed_step(
     Once ops put the file in place, resume re-runs extract and what follows, nothing before."""
     models = tmp_path_factory.mktemp("flaky-models")
     original = MANIFEST[MODEL]
-    manifest = models / "manifest.json"
-    manifest.write_text(
-        json.dumps({"models": [{"name": "flaky", "file": "flaky.gguf", "sha256": original.sha256}]})
-    )
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("node-f"),
-        model_dir=models,
-        model_manifest=manifest,
-        redis_url=base.settings.effective_redis_url,
-        node_name="node-flaky",
-    )
+    settings = second_node(base, models, "flaky", tmp_path_factory.mktemp("node-f"))
     definition = variant_of_triage("resume-triage", {"extract": "flaky"})
     publish_on(base, definition)
     node = Stack(settings, models=["flaky"])
