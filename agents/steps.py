@@ -79,6 +79,8 @@ class StepResult:
     duration_ms: float
     tokens_per_s: float
     notes: list[str]
+    messages: list[dict[str, str]]
+    """The rendered prompt: the audit log keeps it apart from the chain, by its sha256."""
 
     def to_payload(self) -> dict[str, Any]:
         return asdict(self)
@@ -285,4 +287,5 @@ def run_step(runtime: Runtime, request: StepRequest) -> StepResult:
         duration_ms=round(generation.duration_ms, 2),
         tokens_per_s=round(generation.tokens_per_s, 2),
         notes=notes,
+        messages=messages,
     )

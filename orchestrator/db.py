@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
@@ -68,6 +69,25 @@ def session_scope() -> Iterator[Session]:
         except Exception:
             session.rollback()
             raise
+
+
+@contextmanager
+def migrated_session(url: str) -> Iterator[Session]:
+    """A session on ``url`` after bringing its schema up to date, for one CLI command."""
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def insert_for(session: Session, table: Any) -> Any:
+    """An INSERT for ``table`` in the session's dialect, so ``on_conflict_do_…`` is available
+    on both SQLite and PostgreSQL."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def get_session() -> Iterator[Session]:

@@ -6,12 +6,15 @@ from typing import Any
 
 
 class IdaraError(Exception):
+    """``headers`` go out with the response, e.g. the Retry-After of a refusal for now."""
+
     status_code = 400
 
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.message = message
         self.extra = extra
+        self.headers: dict[str, str] = {}
 
     def body(self) -> dict[str, Any]:
         return {"detail": self.message, **self.extra}
@@ -39,3 +42,19 @@ class Unauthorized(IdaraError):
 
 class Forbidden(IdaraError):
     status_code = 403
+
+
+class _RetryLater(IdaraError):
+    """A refusal for now, not for good: the client is told when to come back."""
+
+    def __init__(self, message: str, retry_after_s: int, **extra: Any) -> None:
+        super().__init__(message, retry_after_s=retry_after_s, **extra)
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
+class ServiceUnavailable(_RetryLater):
+    status_code = 503
+
+
+class TooManyRequests(_RetryLater):
+    status_code = 429

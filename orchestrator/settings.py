@@ -44,6 +44,42 @@ class Settings(BaseSettings):
     node_pool: str = "default"
     llm_threads: int = Field(default=0, ge=0, description="0 = all cores")
     llm_context: int = Field(default=2048, ge=256)
+    internal_hosts: str = Field(
+        default="",
+        description="Hosts beyond loopback that idara processes may connect to (comma-separated)",
+    )
+    egress_guard: bool = Field(default=True, description="Refuse and record any other connection")
+    redispatch_after_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="Send a step again when it has been lost this long (not queued, not running)",
+    )
+    # --- admission control (issue 9): bodies, requests in flight, queue depth ---
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="Largest request body")
+    max_inflight_requests: int = Field(
+        default=64, ge=1, description="Requests the API serves at once; more get 503"
+    )
+    max_queued_cases: int = Field(
+        default=5000, ge=1, description="Cases waiting for the engine; more filings get 503"
+    )
+    retry_after_s: int = Field(default=5, ge=1, description="Retry-After on 429 and 503")
+    audit_origin: str = Field(
+        default="idara.local/audit",
+        pattern=r"^[^\s+]+$",
+        description="Name of this audit log in its signed checkpoints (no spaces, no '+')",
+    )
+    audit_key_file: Path | None = Field(
+        default=None, description="Ed25519 key signing checkpoints; empty = data_dir/keys/audit.key"
+    )
+    audit_checkpoint_entries: int = Field(
+        default=1000, ge=1, description="Sign a checkpoint after this many new entries"
+    )
+    audit_checkpoint_s: float = Field(
+        default=300.0, gt=0, description="…or when new entries are this old (seconds)"
+    )
+    audit_payload_retention_days: int = Field(
+        default=730, ge=1, description="Personal data the audit log refers to is kept this long"
+    )
 
     @property
     def effective_database_url(self) -> str:
@@ -54,6 +90,10 @@ class Settings(BaseSettings):
     @property
     def effective_documents_dir(self) -> Path:
         return self.documents_dir or self.data_dir / "documents"
+
+    @property
+    def effective_audit_key_file(self) -> Path:
+        return self.audit_key_file or self.data_dir / "keys" / "audit.key"
 
     @property
     def effective_redis_url(self) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from orchestrator.approvals.models import Decision
+from orchestrator.cases.schemas import not_text_problem
 
 
 class DecisionCreate(BaseModel):
@@ -18,6 +19,23 @@ class DecisionCreate(BaseModel):
     edit: dict[str, str] | None = Field(
         default=None, description="For edit: the draft's fields to replace, e.g. {'letter': …}"
     )
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_is_text(cls, value: str | None) -> str | None:
+        problem = not_text_problem(value) if value else None
+        if problem:
+            raise ValueError(f"reason {problem}")
+        return value
+
+    @field_validator("edit")
+    @classmethod
+    def _edit_is_text(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for name, text in (value or {}).items():
+            problem = not_text_problem(text)
+            if problem:
+                raise ValueError(f"edit.{name} {problem}")
+        return value
 
 
 class ApprovalPublic(BaseModel):

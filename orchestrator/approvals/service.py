@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from orchestrator.approvals.models import Approval, ApprovalStatus, Decision
 from orchestrator.approvals.schemas import ApprovalPublic, DecisionCreate
+from orchestrator.audit import events
 from orchestrator.auth.directory import Actor
 from orchestrator.cases.models import FINAL_CASE_STATUSES, Case, CaseStatus, CaseStep, StepStatus
 from orchestrator.cases.transitions import move_case
@@ -48,6 +49,7 @@ def open_approval(
         due_at=now + timedelta(seconds=duration_seconds(spec.due)),
     )
     session.add(approval)
+    events.approval_opened(session, approval)
     session.commit()
     return approval
 
@@ -89,9 +91,33 @@ def decide(session: Session, approval_id: str, actor: Actor, data: DecisionCreat
         _reject_case(session, approval, actor, reason or "", now)
     else:
         _continue_case(session, approval, actor, data.decision, reason, edited, now)
+    _record_decision(session, approval, actor, data.decision, reason, edited)
     session.commit()
     session.refresh(approval)
     return approval
+
+
+def _record_decision(
+    session: Session,
+    approval: Approval,
+    actor: Actor,
+    decision: Decision,
+    reason: str | None,
+    edited: dict[str, Any] | None,
+) -> None:
+    """The decision, the approval step's end and, for a rejection, the case's end: one
+    transaction with the decision itself."""
+    step_ended = events.step_finished(session, approval.step_id, actor=actor.name)
+    events.approval_decided(session, approval, actor.name, decision, reason, edited)
+    step_ended.record(session)
+    if decision == Decision.reject:
+        events.case_changed(
+            session,
+            approval.case_id,
+            "case.rejected",
+            actor.name,
+            {"step": approval.step_name, "approval_id": approval.id},
+        )
 
 
 def _check_decider(approval: Approval, actor: Actor) -> None:
@@ -251,38 +277,46 @@ def escalate_overdue(session: Session, now: datetime) -> tuple[int, int]:
         .where(Approval.status == ApprovalStatus.pending)
         .where(col(Approval.due_at) <= now)
     ).all()
-    escalated = flagged = 0
+    escalated: list[tuple[Approval, str, datetime]] = []
+    flagged = 0
     for approval in rows:
         if approval.escalate_to and approval.escalations == 0:
-            period = utc(approval.due_at) - utc(approval.created_at)
-            session.execute(
-                update(Approval)
-                .where(col(Approval.id) == approval.id, col(Approval.escalations) == 0)
-                .values(
-                    group=approval.escalate_to,
-                    escalations=1,
-                    escalated_at=now,
-                    due_at=now + period,
-                    overdue=True,
-                )
-            )
-            session.execute(
-                update(Case)
-                .where(col(Case.id) == approval.case_id)
-                .values(
-                    status_detail=f"awaiting approval by {approval.escalate_to} (escalated: "
-                    f"{approval.original_group} did not decide by "
-                    f"{utc(approval.due_at):%Y-%m-%d %H:%M} UTC)",
-                    updated_at=now,
-                )
-            )
-            escalated += 1
+            was_due = utc(approval.due_at)
+            if _escalate(session, approval, approval.escalate_to, now):
+                escalated.append((approval, approval.escalate_to, was_due))
         elif not approval.overdue:
             approval.overdue = True
             session.add(approval)
             flagged += 1
+    for approval, target, was_due in escalated:  # the chain's lock last: see audit.chain
+        events.approval_escalated(session, approval, target, was_due)
     session.commit()
-    return escalated, flagged
+    return len(escalated), flagged
+
+
+def _escalate(session: Session, approval: Approval, target: str, now: datetime) -> bool:
+    """Hand a still-pending approval to ``target`` (once); False when it was decided or
+    escalated meanwhile."""
+    period = utc(approval.due_at) - utc(approval.created_at)
+    was_due = utc(approval.due_at)
+    moved = session.execute(
+        update(Approval)
+        .where(col(Approval.id) == approval.id, col(Approval.escalations) == 0)
+        .where(col(Approval.status) == ApprovalStatus.pending)
+        .values(group=target, escalations=1, escalated_at=now, due_at=now + period, overdue=True)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.execute(
+        update(Case)
+        .where(col(Case.id) == approval.case_id)
+        .values(
+            status_detail=f"awaiting approval by {target} (escalated: "
+            f"{approval.original_group} did not decide by {was_due:%Y-%m-%d %H:%M} UTC)",
+            updated_at=now,
+        )
+    )
+    return True
 
 
 def mark_overdue_cases(session: Session, now: datetime) -> int:

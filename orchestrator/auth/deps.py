@@ -22,3 +22,15 @@ def current_actor(
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+def optional_actor(
+    settings: SettingsDep,
+    x_idara_user: Annotated[str | None, Header(max_length=100)] = None,
+) -> Actor | None:
+    """The named user when there is one; routes that do not yet require sign-in use it to
+    record who acted."""
+    return current_actor(settings, x_idara_user) if x_idara_user else None
+
+
+OptionalActorDep = Annotated[Actor | None, Depends(optional_actor)]

@@ -6,6 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import FileResponse
 
+from orchestrator.auth.deps import OptionalActorDep
+from orchestrator.auth.directory import Actor
 from orchestrator.cases import service
 from orchestrator.cases.models import CaseStatus
 from orchestrator.cases.schemas import (
@@ -27,13 +29,14 @@ def create_case(
     session: SessionDep,
     settings: SettingsDep,
     response: Response,
+    actor: OptionalActorDep,
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
 ) -> CasePublic:
     """File a citizen's request. The case is stored before it is queued for the engine.
 
     Send an ``Idempotency-Key`` header to make a retried submission return the same case.
     """
-    case, created = service.create_case(session, data, settings, idempotency_key)
+    case, created = service.create_case(session, data, settings, idempotency_key, _name(actor))
     if not created:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
@@ -56,7 +59,7 @@ def list_cases(
     status: CaseStatus | None = None,
     procedure: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> CaseList:
     """Cases, newest first."""
     rows, total = service.list_cases(session, status, procedure, limit, offset)
@@ -65,21 +68,31 @@ def list_cases(
 
 
 @router.post("/{case_id}/resume", response_model=CasePublic)
-def resume_case(case_id: str, session: SessionDep, settings: SettingsDep) -> CasePublic:
+def resume_case(
+    case_id: str, session: SessionDep, settings: SettingsDep, actor: OptionalActorDep
+) -> CasePublic:
     """Run a failed case again from its failed step; the finished steps are not re-run."""
-    case = service.resume_case(session, case_id)
+    case = service.resume_case(session, case_id, _name(actor))
     case, steps = service.get_case(session, case.id)
     return CasePublic.with_steps(case, steps, settings.api_base_url)
 
 
 @router.post("/{case_id}/cancel", response_model=CasePublic)
 def cancel_case(
-    case_id: str, session: SessionDep, settings: SettingsDep, data: CaseAction | None = None
+    case_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: OptionalActorDep,
+    data: CaseAction | None = None,
 ) -> CasePublic:
     """Stop a case that has not ended; its open approvals are withdrawn."""
-    case = service.cancel_case(session, case_id, data.reason if data else None)
+    case = service.cancel_case(session, case_id, data.reason if data else None, _name(actor))
     case, steps = service.get_case(session, case.id)
     return CasePublic.with_steps(case, steps, settings.api_base_url)
+
+
+def _name(actor: Actor | None) -> str:
+    return actor.name if actor else service.ANONYMOUS
 
 
 MEDIA_TYPES = {"pdf": "application/pdf", "html": "text/html; charset=utf-8"}

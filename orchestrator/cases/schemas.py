@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Literal
 
@@ -11,6 +12,33 @@ from orchestrator.cases.models import Case, CaseStep
 from orchestrator.db import as_utc
 
 ApplicantValue = str | int | list[str]
+
+NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+"""What no written request holds: C0 controls other than tab and line breaks, the two
+noncharacters, and surrogates (in a decoded string, only an unpaired one is left). Bidi marks,
+RLO and zero-width (non-)joiners are text (Arabic and Persian use them) and are kept."""
+
+
+def not_text_problem(value: str) -> str | None:
+    """Why ``value`` is not plain text (the first offending character and where), or None."""
+    found = NOT_TEXT.search(value)
+    if found is None:
+        return None
+    code = ord(found.group())
+    if 0xD800 <= code <= 0xDFFF:
+        kind = "an unpaired surrogate"
+    elif code < 0x20:
+        kind = "a control character"
+    else:
+        kind = "a noncharacter"
+    return f"contains {kind} U+{code:04X} at position {found.start()}; remove it"
+
+
+def _plain_text(field: str, value: str) -> str:
+    problem = not_text_problem(value)
+    if problem:
+        raise ValueError(f"{field} {problem}")
+    return value
 
 
 class CaseCreate(BaseModel):
@@ -30,7 +58,25 @@ class CaseCreate(BaseModel):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("the request text is empty")
-        return value
+        return _plain_text("the request text", value)
+
+    @field_validator("procedure")
+    @classmethod
+    def _procedure_is_text(cls, value: str) -> str:
+        return _plain_text("the procedure name", value)
+
+    @field_validator("applicant")
+    @classmethod
+    def _applicant_is_text(cls, values: dict[str, ApplicantValue]) -> dict[str, ApplicantValue]:
+        for name, value in values.items():
+            _plain_text("an applicant field name", name)
+            label = f"applicant.{name}"
+            if isinstance(value, str):
+                _plain_text(label, value)
+            elif isinstance(value, list):
+                for index, item in enumerate(value):
+                    _plain_text(f"{label}[{index}]", item)
+        return values
 
 
 class StepPublic(BaseModel):

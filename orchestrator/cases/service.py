@@ -16,11 +16,18 @@ from sqlmodel import Session, col, func, select
 
 from agents.language import detect_language
 from orchestrator.approvals import service as approvals
+from orchestrator.audit import events
 from orchestrator.cases.models import Case, CaseStatus, CaseStep, StepStatus
 from orchestrator.cases.schemas import ApplicantValue, CaseCreate
 from orchestrator.cases.transitions import move_case
 from orchestrator.db import utcnow
-from orchestrator.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from orchestrator.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+)
 from orchestrator.procedures import service as procedures
 from orchestrator.procedures.models import Procedure
 from orchestrator.procedures.rules import parse_date
@@ -33,6 +40,9 @@ from orchestrator.procedures.schemas import (
 )
 from orchestrator.settings import Settings
 
+ANONYMOUS = "anonymous"
+"""The actor of a request that names no user (until sign-in is required)."""
+
 
 def request_sha256(data: CaseCreate) -> str:
     canonical = json.dumps(data.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
@@ -40,7 +50,11 @@ def request_sha256(data: CaseCreate) -> str:
 
 
 def create_case(
-    session: Session, data: CaseCreate, settings: Settings, idempotency_key: str | None = None
+    session: Session,
+    data: CaseCreate,
+    settings: Settings,
+    idempotency_key: str | None = None,
+    actor: str = ANONYMOUS,
 ) -> tuple[Case, bool]:
     """File a case. Returns ``(case, created)``; a repeated idempotency key returns the first."""
     digest = request_sha256(data)
@@ -57,6 +71,7 @@ def create_case(
     procedure = _procedure_or_404(session, data.procedure)
     definition = ProcedureDefinition.model_validate(procedure.definition)
     applicant = _checked_applicant(data.applicant, definition.applicant_fields)
+    _refuse_when_queue_full(session, settings)
     case = _new_case(data, procedure, applicant, digest, idempotency_key)
     if definition.deadline:
         case.due_at = case.created_at + timedelta(seconds=duration_seconds(definition.deadline))
@@ -69,6 +84,8 @@ def create_case(
             )
         )
     try:
+        session.flush()  # a concurrent retry with the same key fails here, before the entry
+        events.case_created(session, case, [step.name for step in definition.steps], actor)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -78,6 +95,22 @@ def create_case(
                 return existing, False
         raise
     return case, True
+
+
+def _refuse_when_queue_full(session: Session, settings: Settings) -> None:
+    """503 while the engine's backlog is at its limit, so a flood waits at the clients (who
+    retry) rather than in the database. Checked after the input, so that bad input gets its 4xx
+    at once; a replayed idempotent request never gets here. Filings racing this count can pass
+    the limit by at most the requests in flight."""
+    queued = session.exec(
+        select(func.count()).select_from(Case).where(Case.status == CaseStatus.queued)
+    ).one()
+    if queued >= settings.max_queued_cases:
+        raise ServiceUnavailable(
+            f"{queued} cases are waiting for the engine (the limit is "
+            f"{settings.max_queued_cases}); retry after {settings.retry_after_s} s",
+            retry_after_s=settings.retry_after_s,
+        )
 
 
 def _new_case(
@@ -245,7 +278,7 @@ CANCELLABLE = {
 }
 
 
-def resume_case(session: Session, key: str) -> Case:
+def resume_case(session: Session, key: str, actor: str = ANONYMOUS) -> Case:
     """Queue a failed case again from its failed step; finished steps are not run again."""
     case = find_case(session, key)
     if case.status not in RESUMABLE:
@@ -273,12 +306,13 @@ def resume_case(session: Session, key: str) -> Case:
         next_attempt_at=utcnow(),
         attempts=0,
     )
+    events.case_changed(session, case.id, "case.resumed", actor, {"steps": names})
     session.commit()
     session.refresh(case)
     return case
 
 
-def cancel_case(session: Session, key: str, reason: str | None) -> Case:
+def cancel_case(session: Session, key: str, reason: str | None, actor: str = ANONYMOUS) -> Case:
     case = find_case(session, key)
     if case.status not in CANCELLABLE:
         raise Conflict(
@@ -294,8 +328,17 @@ def cancel_case(session: Session, key: str, reason: str | None) -> Case:
         status_detail=detail[:500],
         finished_at=utcnow(),
     )
+    waiting = session.exec(
+        select(CaseStep.id).where(
+            CaseStep.case_id == case.id, CaseStep.status == StepStatus.awaiting_approval
+        )
+    ).all()
     approvals.cancel_open_approvals(session, case.id)
     approvals.skip_pending_steps(session, case.id)
+    endings = [events.step_finished(session, step_id, actor) for step_id in waiting if step_id]
+    for ending in endings:
+        ending.record(session)
+    events.case_changed(session, case.id, "case.cancelled", actor, {"reason_given": bool(reason)})
     session.commit()
     session.refresh(case)
     return case

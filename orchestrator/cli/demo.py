@@ -12,12 +12,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlmodel import Session
 
+from orchestrator.audit import exporter
+from orchestrator.audit.verify import verify_path
 from orchestrator.auth.directory import load_directory
 from orchestrator.cli import client
 from orchestrator.cli.stack import Stack, StackError
 from orchestrator.db import make_engine, migrate
 from orchestrator.procedures.service import publish_directory
 from orchestrator.settings import Settings, get_settings
+from orchestrator.sovereignty import egress
 
 DONE_STEPS = {"succeeded", "skipped", "failed", "rejected", "cancelled"}
 
@@ -101,6 +104,9 @@ def run_demo(console: Console, keep_running: bool, requests_dir: Path | None) ->
                     f"  {case['reference']} ({case['procedure']}): {document['path']}",
                     soft_wrap=True,
                 )
+        if not _export_and_verify_audit(settings, console):
+            return 1
+        _report_egress(console)
         if keep_running:
             console.print(f"the stack stays up at {settings.api_base_url}; Ctrl-C stops it")
             _hold(stack)
@@ -110,6 +116,39 @@ def run_demo(console: Console, keep_running: bool, requests_dir: Path | None) ->
         return 1
     finally:
         stack.stop()
+
+
+def _export_and_verify_audit(settings: Settings, console: Console) -> bool:
+    """What an auditor would do next: export the log and verify it offline."""
+    out = settings.data_dir / "audit" / time.strftime("export-%Y%m%d-%H%M%S")
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            summary = exporter.export(session, settings, out, "demo")
+    finally:
+        engine.dispose()
+    report = verify_path(out)
+    if not report.ok:
+        console.print(f"[bold red]audit log does not verify:[/] {report.problems[0]}")
+        return False
+    console.print(
+        f"audit log: {summary.entries} entries, {report.checkpoints} signed checkpoint(s), "
+        f"exported to {out} and verified offline in {report.elapsed_s:.2f} s "
+        f"(idara audit verify {out})",
+        soft_wrap=True,
+    )
+    return True
+
+
+def _report_egress(console: Console) -> None:
+    """What the egress guard saw in every process of the stack during the demo."""
+    path = egress.attempts_path()
+    count = len(path.read_text().splitlines()) if path.exists() else 0
+    colour = "green" if count == 0 else "bold red"
+    console.print(
+        f"egress: [{colour}]{count} connection(s) out of the premises attempted[/] "
+        f"(idara sovereignty check for the whole list)"
+    )
 
 
 def _submit_all(requests: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:

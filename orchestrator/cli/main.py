@@ -16,8 +16,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from orchestrator import telemetry
+from orchestrator.sovereignty import egress
 
 telemetry.disable()
+egress.install()
 
 app = typer.Typer(
     help="idara: sovereign agentic automation for public administrations.",
@@ -29,10 +31,12 @@ err = Console(stderr=True)
 
 
 def _add_subcommands() -> None:
-    from orchestrator.cli import approvals, procedures
+    from orchestrator.cli import approvals, audit, procedures, sovereignty
 
     app.add_typer(procedures.app, name="procedures")
     app.add_typer(approvals.app, name="approvals")
+    app.add_typer(audit.app, name="audit")
+    app.add_typer(sovereignty.app, name="sovereignty")
 
 
 _add_subcommands()

@@ -10,9 +10,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlmodel import Session
 
-from orchestrator.db import make_engine, migrate
+from orchestrator.audit import events
+from orchestrator.db import migrated_session
 from orchestrator.procedures import service
 from orchestrator.procedures.schemas import ProcedureDefinition
 from orchestrator.settings import get_settings
@@ -47,17 +47,12 @@ def publish(file: FileArg) -> None:
     """Publish a procedure version. A published version never changes; cases already filed
     keep the version they started with."""
     definition = _load_or_exit(file)
-    settings = get_settings()
-    migrate(settings.effective_database_url)
-    engine = make_engine(settings.effective_database_url)
     try:
-        with Session(engine) as session:
-            row, created = service.publish(session, definition)
+        with migrated_session(get_settings().effective_database_url) as session:
+            row, created = service.publish(session, definition, events.cli_actor())
     except service.ProcedureError as exc:
         err.print(f"[bold red]refused:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from exc
-    finally:
-        engine.dispose()
     verb = "published" if created else "already published (same content)"
     console.print(f"[green]{verb}:[/] {row.name} v{row.version} sha256 {row.definition_sha256}")
 
@@ -65,25 +60,19 @@ def publish(file: FileArg) -> None:
 @app.command("list")
 def list_versions() -> None:
     """Every published version of every procedure."""
-    settings = get_settings()
-    migrate(settings.effective_database_url)
-    engine = make_engine(settings.effective_database_url)
-    try:
-        with Session(engine) as session:
-            rows = service.list_versions(session)
-            table = Table("procedure", "version", "title", "steps", "published (UTC)", "sha256")
-            for row in rows:
-                steps = service.definition_of(row).steps
-                table.add_row(
-                    row.name,
-                    str(row.version),
-                    row.title,
-                    str(len(steps)),
-                    f"{row.published_at:%Y-%m-%d %H:%M}",
-                    row.definition_sha256[:12],
-                )
-    finally:
-        engine.dispose()
+    with migrated_session(get_settings().effective_database_url) as session:
+        rows = service.list_versions(session)
+        table = Table("procedure", "version", "title", "steps", "published (UTC)", "sha256")
+        for row in rows:
+            steps = service.definition_of(row).steps
+            table.add_row(
+                row.name,
+                str(row.version),
+                row.title,
+                str(len(steps)),
+                f"{row.published_at:%Y-%m-%d %H:%M}",
+                row.definition_sha256[:12],
+            )
     console.print(table)
 
 

@@ -24,6 +24,7 @@ from orchestrator import telemetry
 from orchestrator.settings import Settings
 
 DEFAULT_MODEL = "smollm2-135m"
+BOOT_DIR = Path(__file__).resolve().parent.parent / "sovereignty" / "boot"
 
 
 class StackError(Exception):
@@ -74,6 +75,12 @@ class Stack:
                 "IDARA_NODE_NAME": self.node_name,
                 "IDARA_NODE_POOL": s.node_pool,
                 "PYTHONUNBUFFERED": "1",
+                # every child loads the egress guard first (sovereignty/boot/sitecustomize.py)
+                "PYTHONPATH": os.pathsep.join(
+                    p for p in (str(BOOT_DIR), os.environ.get("PYTHONPATH", "")) if p
+                ),
+                "IDARA_INTERNAL_HOSTS": s.internal_hosts,
+                "IDARA_EGRESS_GUARD": "true" if s.egress_guard else "false",
             }
         )
         return env
@@ -223,6 +230,20 @@ class Stack:
             ),
             timeout_s,
         )
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a service and its children, as a crash would (the chaos tests use it)."""
+        service = next(s for s in self.services if s.name == name)
+        _signal_group(service.process, signal.SIGKILL)
+        service.process.wait(10)
+        self.services.remove(service)
+
+    def terminate(self, name: str, timeout_s: float = 120) -> None:
+        """SIGTERM a service and wait for it to finish what it was doing."""
+        service = next(s for s in self.services if s.name == name)
+        _signal_group(service.process, signal.SIGTERM)
+        service.process.wait(timeout_s)
+        self.services.remove(service)
 
     def check_alive(self) -> None:
         for service in self.services:

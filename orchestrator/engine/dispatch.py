@@ -10,10 +10,14 @@ from celery import Celery
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
-from workers.celery_app import queue_name
+from workers.celery_app import alive_key, queue_name
 
 TASK_NAME = "idara.run_agent_step"
 BROKER_ERRORS = (OperationalError, RedisError, ConnectionError, OSError)
+
+
+ACCOUNT_EVERY_S = 1.0
+"""How often a waiting engine checks that its step is still queued or running."""
 
 
 class BrokerUnavailable(Exception):
@@ -58,15 +62,34 @@ def task_meta(app: Celery, task_id: str) -> dict[str, Any]:
         raise BrokerUnavailable(f"result backend unreachable: {exc}") from exc
 
 
+def is_queued(app: Celery, queue: str, task_id: str) -> bool:
+    """The step's message still waits in its queue for a node."""
+    client = app.backend.client
+    return any(task_id.encode() in message for message in client.lrange(queue, 0, -1))
+
+
+def is_alive(app: Celery, task_id: str) -> bool:
+    """A node is running the step now (its heartbeat key has not expired)."""
+    return bool(app.backend.client.exists(alive_key(task_id)))
+
+
 def wait_for_result(
     app: Celery,
     task_id: str,
     timeout_s: float,
     on_started: Callable[[], None] | None = None,
+    resend: Callable[[], None] | None = None,
+    queue: str = "",
+    lost_after_s: float = 15.0,
 ) -> dict[str, Any]:
-    """Poll the result backend until the task finishes; Redis blips are waited out."""
+    """Poll the result backend until the task finishes; Redis blips are waited out.
+
+    A step that is neither finished, queued nor running (Redis restarted empty, its node
+    killed) for ``lost_after_s`` is ``resend``: dispatch is at least once, and the engine stores
+    the first result it sees, once."""
     deadline = time.monotonic() + timeout_s
     delay, started_seen = 0.02, False
+    seen_at = checked_at = time.monotonic()
     while time.monotonic() < deadline:
         try:
             meta = task_meta(app, task_id)
@@ -80,6 +103,22 @@ def wait_for_result(
         if status == "STARTED" and not started_seen and on_started is not None:
             started_seen = True
             on_started()
+        now = time.monotonic()
+        if resend is not None and now - checked_at >= ACCOUNT_EVERY_S:
+            checked_at = now
+            if _accounted_for(app, queue, task_id):
+                seen_at = now
+            elif now - seen_at > lost_after_s:
+                resend()
+                seen_at = now
         time.sleep(delay)
         delay = min(delay * 1.5, 0.25)
     raise StepTimeout(f"no result within {timeout_s:.0f} s")
+
+
+def _accounted_for(app: Celery, queue: str, task_id: str) -> bool:
+    """Queued or running; an unreachable Redis counts as unknown, so nothing is resent."""
+    try:
+        return is_alive(app, task_id) or is_queued(app, queue, task_id)
+    except BROKER_ERRORS:
+        return True

@@ -4,12 +4,16 @@ result on the step row; the agent (llm) steps go to nodes, see :mod:`orchestrato
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import Session
+
 from agents.tools import ToolContext, ToolError, run_tool
 from orchestrator.approvals import service as approvals
+from orchestrator.audit import events
 from orchestrator.cases.models import Case, CaseStep, StepStatus
 from orchestrator.db import session_scope, utc, utcnow
 from orchestrator.documents.render import DocumentError, DocumentInput, render_document
@@ -70,17 +74,38 @@ def run_tool_step(
             step_id,
             f"step {spec.name}: {exc}",
             "tool_error",
+            also=_tool_call(case.id, spec, args, None, None, str(exc)),
             input={"tool": spec.tool, "args": args},
         ) from exc
     _succeed(
         step_id,
         result.output,
+        also=_tool_call(case.id, spec, args, result.output_sha256, result.duration_ms),
         started_at=started,
         input={"tool": spec.tool, "args": args, "args_sha256": result.args_sha256},
         output_sha256=result.output_sha256,
         model_ms=round(result.duration_ms, 2),
     )
     return result.output
+
+
+def _tool_call(
+    case_id: str,
+    spec: ToolStep,
+    args: dict[str, Any],
+    result_sha256: str | None,
+    duration_ms: float | None,
+    error: str | None = None,
+) -> Callable[[Session], None]:
+    """The ``tool.called`` entry, written with the step's result."""
+
+    def record(session: Session) -> None:
+        duration = round(duration_ms, 3) if duration_ms is not None else None
+        events.tool_called(
+            session, case_id, spec.name, spec.tool, args, result_sha256, duration, error
+        )
+
+    return record
 
 
 def open_approval(
@@ -185,6 +210,7 @@ def _failed(step_id: int, error: str, kind: str = "agent_error", **values: Any) 
         state.set_step(
             session,
             step_id,
+            finished=True,
             status=StepStatus.failed,
             error=error,
             finished_at=utcnow(),
@@ -199,6 +225,7 @@ def _succeed(step_id: int, output: dict[str, Any], **values: Any) -> None:
         state.set_step(
             session,
             step_id,
+            finished=True,
             status=StepStatus.succeeded,
             output=output,
             error=None,

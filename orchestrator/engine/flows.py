@@ -10,6 +10,7 @@ the continuation.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from typing import Any
@@ -33,8 +34,9 @@ from orchestrator.procedures.schemas import (
     ToolStep,
 )
 from orchestrator.settings import get_settings
-from workers.celery_app import celery_app
+from workers.celery_app import celery_app, queue_name
 
+log = logging.getLogger(__name__)
 AWAITING = "awaiting_approval"
 REPLY_ERROR_KINDS = {
     "InvalidOutputError": "invalid_output",
@@ -64,14 +66,6 @@ def _as_text(value: Any) -> str:
     return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
 
 
-def _recover_result(step: CaseStep) -> dict[str, Any] | None:
-    """A step dispatched by an engine that died: take its result if the node finished it."""
-    if step.status not in {StepStatus.dispatched, StepStatus.running} or not step.task_id:
-        return None
-    meta = dispatch.task_meta(celery_app, step.task_id)
-    return meta["result"] if meta.get("status") == "SUCCESS" else None
-
-
 @task(name="llm-step", cache_policy=NONE, retries=0)
 def run_llm_step(case_id: str, step_id: int, spec: LlmStep, context: StepContext) -> dict[str, Any]:
     """Send one step to the queue of a pool serving its model, wait, store the result."""
@@ -84,77 +78,128 @@ def run_llm_step(case_id: str, step_id: int, spec: LlmStep, context: StepContext
         context=context,
         params=dict(spec.params),
     )
+    payload = request.to_payload()
     with session_scope() as session:
         step = session.get(CaseStep, step_id)
         assert step is not None
-        reply = _recover_result(step)
         sent = time.perf_counter()
-        if reply is None:
-            task_id = str(uuid.uuid4())
-            state.set_step(
-                session,
-                step_id,
-                status=StepStatus.dispatched,
-                task_id=task_id,
-                model=spec.model,
-                started_at=utcnow(),
-                attempts=step.attempts + 1,
-                input={
-                    "agent": spec.agent,
-                    "prompt": spec.prompt,
-                    "prompt_version": spec.prompt_version,
-                    "max_tokens": spec.max_tokens,
-                    "uses_outputs_of": sorted(context.outputs),
-                },
+        task_id, queue = _dispatched_before(step)
+        if task_id is None or queue is None:
+            task_id, queue = _dispatch(session, case_id, step, spec, context, payload)
+        else:  # an engine that stopped sent it: wait for that task rather than run it twice
+            state.set_case(session, case_id, status_detail=f"step {spec.name}: waiting on {queue}")
+
+        def started() -> None:
+            state.set_step(session, step_id, status=StepStatus.running)
+            state.set_case(session, case_id, status_detail=f"step {spec.name}: running")
+
+        def resend() -> None:
+            try:
+                dispatch.send_step(celery_app, task_id, spec.model, spec.pool, payload)
+            except dispatch.BrokerUnavailable:
+                return  # Redis is away: the next check tries again
+            log.warning(
+                "case %s step %s: task %s was lost; sent again", case_id, spec.name, task_id
             )
-            queue = dispatch.send_step(
-                celery_app, task_id, spec.model, spec.pool, request.to_payload()
-            )
-            state.set_step(session, step_id, queue=queue)
             state.set_case(
                 session,
                 case_id,
-                status_detail=f"step {spec.name}: queued on {queue}, "
-                f"waiting for a node serving {spec.model}",
+                status_detail=f"step {spec.name}: lost by its queue or node; sent again",
             )
 
-            def started() -> None:
-                state.set_step(session, step_id, status=StepStatus.running)
-                state.set_case(session, case_id, status_detail=f"step {spec.name}: running")
-
-            try:
-                reply = dispatch.wait_for_result(
-                    celery_app, task_id, settings.step_timeout_s, started
-                )
-            except dispatch.StepTimeout as exc:
-                error = (
-                    f"step {spec.name}: {exc}; is a node serving model {spec.model!r} "
-                    f"on queue {queue} running?"
-                )
-                state.mark_step_failed(session, step, error)
-                raise StepFailed(error, "timeout") from exc
-            except dispatch.StepCrashed as exc:
-                state.mark_step_failed(session, step, f"step {spec.name}: {exc}")
-                raise StepFailed(f"step {spec.name}: {exc}", "node_error") from exc
+        try:
+            reply = dispatch.wait_for_result(
+                celery_app,
+                task_id,
+                settings.step_timeout_s,
+                started,
+                resend,
+                queue,
+                settings.redispatch_after_s,
+            )
+        except dispatch.StepTimeout as exc:
+            error = (
+                f"step {spec.name}: {exc}; is a node serving model {spec.model!r} "
+                f"on queue {queue} running?"
+            )
+            state.mark_step_failed(session, step, error)
+            raise StepFailed(error, "timeout") from exc
+        except dispatch.StepCrashed as exc:
+            state.mark_step_failed(session, step, f"step {spec.name}: {exc}")
+            raise StepFailed(f"step {spec.name}: {exc}", "node_error") from exc
         return _store_reply(session, step_id, spec.name, reply, time.perf_counter() - sent)
+
+
+def _dispatched_before(step: CaseStep) -> tuple[str | None, str | None]:
+    """The task and queue of a step already sent (by this engine before a restart)."""
+    if step.status in {StepStatus.dispatched, StepStatus.running} and step.task_id:
+        return step.task_id, step.queue
+    return None, None
+
+
+def _dispatch(
+    session: Any,
+    case_id: str,
+    step: CaseStep,
+    spec: LlmStep,
+    context: StepContext,
+    payload: dict[str, Any],
+) -> tuple[str, str]:
+    """Record the step as dispatched, then send it; return its task id and queue."""
+    assert step.id is not None
+    task_id = str(uuid.uuid4())
+    state.set_step(
+        session,
+        step.id,
+        status=StepStatus.dispatched,
+        task_id=task_id,
+        queue=queue_name(spec.model, spec.pool),
+        model=spec.model,
+        started_at=utcnow(),
+        attempts=step.attempts + 1,
+        input={
+            "agent": spec.agent,
+            "prompt": spec.prompt,
+            "prompt_version": spec.prompt_version,
+            "max_tokens": spec.max_tokens,
+            "uses_outputs_of": sorted(context.outputs),
+        },
+    )
+    try:
+        queue = dispatch.send_step(celery_app, task_id, spec.model, spec.pool, payload)
+    except dispatch.BrokerUnavailable:  # never sent: the next run sends it afresh
+        state.set_step(session, step.id, status=StepStatus.pending, task_id=None)
+        raise
+    state.set_case(
+        session,
+        case_id,
+        status_detail=f"step {spec.name}: queued on {queue}, waiting for a node serving "
+        f"{spec.model}",
+    )
+    return task_id, queue
 
 
 def _store_reply(
     session: Any, step_id: int, name: str, reply: dict[str, Any], latency_s: float
 ) -> dict[str, Any]:
-    common = {
+    common: dict[str, Any] = {
         "node": reply.get("node"),
         "model_sha256": reply.get("model_sha256"),
         "finished_at": utcnow(),
     }
     if not reply.get("ok"):
         error = f"step {name} failed on node {reply.get('node')}: {reply.get('error')}"
-        state.set_step(session, step_id, status=StepStatus.failed, error=error, **common)
+        state.set_step(
+            session, step_id, finished=True, status=StepStatus.failed, error=error, **common
+        )
         raise StepFailed(error, REPLY_ERROR_KINDS.get(reply.get("error_type", ""), "agent_error"))
     result = reply["result"]
     state.set_step(
         session,
         step_id,
+        finished=True,
+        unless=StepStatus.succeeded,
+        messages=result.get("messages"),
         status=StepStatus.succeeded,
         error=None,
         output=result["output"],
@@ -226,6 +271,8 @@ def _run_step(
         return None
     attempt = 1
     while True:
+        with session_scope() as session:
+            state.record_step_started(session, run.case, step.id, attempt)
         try:
             return _execute(run, spec, step.id, outputs)
         except StepFailed as exc:

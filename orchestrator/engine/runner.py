@@ -11,6 +11,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from orchestrator.audit import checkpoints, events, payloads
 from orchestrator.db import session_scope
 from orchestrator.engine import state
 from orchestrator.engine.deadlines import deadlines_flow
@@ -18,6 +19,8 @@ from orchestrator.engine.flows import run_case_flow
 from orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
+AUDIT_CHECK_S = 5.0
+PURGE_EVERY_S = 3600.0
 
 
 class Engine:
@@ -31,6 +34,8 @@ class Engine:
         self._deadlines = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deadlines")
         self._deadlines_run: Future[None] | None = None
         self._next_deadline_check = 0.0
+        self._next_audit_check = 0.0
+        self._next_purge = 0.0
 
     def recover(self) -> int:
         with session_scope() as session:
@@ -61,6 +66,20 @@ class Engine:
         self._next_deadline_check = now + self.settings.deadline_check_s
         self._deadlines_run = self._deadlines.submit(self._check_deadlines)
 
+    def keep_audit_log(self) -> None:
+        """Sign a checkpoint when one is due; delete expired personal data once an hour."""
+        now = time.monotonic()
+        if now < self._next_audit_check:
+            return
+        self._next_audit_check = now + AUDIT_CHECK_S
+        with session_scope() as session:
+            checkpoints.create_when_due(session, self.settings)
+            if now >= self._next_purge:
+                self._next_purge = now + PURGE_EVERY_S
+                count = payloads.purge_expired(session, events.SYSTEM)
+                if count:
+                    log.warning("audit: deleted %d payload(s) past their retention", count)
+
     def _check_deadlines(self) -> None:
         try:
             counts = deadlines_flow()
@@ -88,9 +107,15 @@ class Engine:
             try:
                 self.tick()
                 self.check_deadlines_when_due()
+                self.keep_audit_log()
             except Exception:
                 log.exception("engine tick failed; retrying")
             self.stopping.wait(self.settings.engine_poll_s)
         log.warning("engine stopping: waiting for %d running case(s)", len(self._running))
         self._pool.shutdown(wait=True)
         self._deadlines.shutdown(wait=True)
+        try:  # what the stopped engine wrote gets signed now
+            with session_scope() as session:
+                checkpoints.create(session, self.settings)
+        except Exception:
+            log.exception("audit: no checkpoint at stop; the next engine or export signs one")

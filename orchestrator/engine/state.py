@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from orchestrator.audit import events
 from orchestrator.cases.models import Case, CaseStatus, CaseStep, StepStatus
 from orchestrator.cases.transitions import move_case
 from orchestrator.db import utcnow
@@ -88,10 +90,14 @@ def requeue_orphans(session: Session) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def set_case(session: Session, case_id: str, **values: Any) -> bool:
-    """Update a case the engine is running. A case cancelled meanwhile is left as it is;
-    returns whether the case was still running."""
+def set_case(
+    session: Session, case_id: str, event: tuple[str, dict[str, Any]] | None = None, **values: Any
+) -> bool:
+    """Update a case the engine is running, with the audit ``event`` (kind, data) the change
+    makes. A case cancelled meanwhile is left as it is; returns whether it was still running."""
     moved = move_case(session, case_id, CaseStatus.running, **values)
+    if moved and event is not None:
+        events.case_changed(session, case_id, event[0], events.ENGINE, event[1])
     session.commit()
     return moved
 
@@ -105,8 +111,36 @@ def pause_for_approval(session: Session, case_id: str, detail: str) -> None:
     set_case(session, case_id, status=CaseStatus.awaiting_approval, status_detail=detail)
 
 
-def set_step(session: Session, step_id: int, **values: Any) -> None:
-    session.execute(update(CaseStep).where(col(CaseStep.id) == step_id).values(**values))
+def set_step(
+    session: Session,
+    step_id: int,
+    finished: bool = False,
+    messages: list[dict[str, str]] | None = None,
+    also: Callable[[Session], None] | None = None,
+    unless: str | None = None,
+    **values: Any,
+) -> None:
+    """Update a step; a ``finished`` step's end is recorded in the audit log in the same
+    transaction (with its rendered prompt ``messages``, and whatever ``also`` records).
+    A step already in the status ``unless`` is left as it is: a result is written once."""
+    statement = update(CaseStep).where(col(CaseStep.id) == step_id)
+    if unless is not None:
+        statement = statement.where(col(CaseStep.status) != unless)
+    if session.execute(statement.values(**values)).rowcount == 0:  # type: ignore[attr-defined]
+        session.commit()
+        return
+    ending = events.step_finished(session, step_id, messages=messages) if finished else None
+    if also is not None:
+        also(session)
+    if ending is not None:
+        ending.record(session)
+    session.commit()
+
+
+def record_step_started(session: Session, case: Case, step_id: int, attempt: int) -> None:
+    step = session.get(CaseStep, step_id, populate_existing=True)
+    assert step is not None
+    events.step_started(session, case, step, attempt)
     session.commit()
 
 
@@ -115,6 +149,7 @@ def complete_case(session: Session, case_id: str) -> None:
         session,
         case_id,
         status=CaseStatus.completed,
+        event=("case.completed", {}),
         status_detail="all steps done",
         finished_at=utcnow(),
         error=None,
@@ -125,6 +160,7 @@ def fail_case(session: Session, case_id: str, error: str) -> None:
     set_case(
         session,
         case_id,
+        event=("case.failed", {"error_sha256": events.keep(session, "error", error, case_id)}),
         status=CaseStatus.failed,
         status_detail="failed",
         error=error,
@@ -152,7 +188,9 @@ def requeue_case(session: Session, case_id: str, reason: str, count_attempt: boo
 
 def mark_step_failed(session: Session, step: CaseStep, error: str) -> None:
     assert step.id is not None
-    set_step(session, step.id, status=StepStatus.failed, error=error, finished_at=utcnow())
+    set_step(
+        session, step.id, finished=True, status=StepStatus.failed, error=error, finished_at=utcnow()
+    )
 
 
 def skip_step(session: Session, step_id: int, reason: str) -> None:
@@ -160,6 +198,7 @@ def skip_step(session: Session, step_id: int, reason: str) -> None:
     set_step(
         session,
         step_id,
+        finished=True,
         status=StepStatus.skipped,
         notes=[reason],
         output=None,

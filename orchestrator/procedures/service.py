@@ -12,6 +12,7 @@ import yaml
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
+from orchestrator.audit import events
 from orchestrator.procedures import checks
 from orchestrator.procedures.models import Procedure
 from orchestrator.procedures.schemas import (
@@ -115,7 +116,9 @@ def _child(node: yaml.Node | None, part: Any) -> yaml.Node | None:
     return None
 
 
-def publish(session: Session, definition: ProcedureDefinition) -> tuple[Procedure, bool]:
+def publish(
+    session: Session, definition: ProcedureDefinition, actor: str = "system"
+) -> tuple[Procedure, bool]:
     """Store a version once. Re-publishing the same content is a no-op; other content is refused."""
     digest = definition_sha256(definition)
     existing = find(session, definition.name, definition.version)
@@ -140,16 +143,20 @@ def publish(session: Session, definition: ProcedureDefinition) -> tuple[Procedur
         definition_sha256=digest,
     )
     session.add(row)
+    session.flush()
+    events.procedure_published(session, row, actor)
     session.commit()
     session.refresh(row)
     return row, True
 
 
-def publish_directory(session: Session, directory: Path) -> list[tuple[Procedure, bool]]:
+def publish_directory(
+    session: Session, directory: Path, actor: str = "system"
+) -> list[tuple[Procedure, bool]]:
     """Publish every ``*.yaml`` procedure in ``directory`` (the seeds), oldest version first."""
     definitions = [load_definition(p) for p in sorted(directory.glob("*.yaml"))]
     definitions.sort(key=lambda d: (d.name, d.version))
-    return [publish(session, d) for d in definitions]
+    return [publish(session, d, actor) for d in definitions]
 
 
 def find(session: Session, name: str, version: int) -> Procedure | None:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from orchestrator.cases import service
+from orchestrator.db import session_scope
 
 TRIAGE = "citizen-request-triage"
 TRIAGE_STEPS = ["classify", "extract", "draft_acknowledgement", "approve", "deliver"]
@@ -189,3 +196,26 @@ def test_a_document_of_an_unfinished_case_is_404(api: TestClient) -> None:
     missing = api.get(f"/api/v1/cases/{case['id']}/documents/deliver.pdf")
     assert missing.status_code == 404 and "no delivered document" in missing.json()["detail"]
     assert api.get(f"/api/v1/cases/{case['id']}/documents/deliver.exe").status_code == 404
+
+
+def test_a_concurrent_retry_with_the_same_key_returns_the_first_case(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retry passed the key check before the first request committed: the unique key
+    refuses its insert, and it answers with the first case (and no second audit entry)."""
+    first = api.post("/api/v1/cases", json=_body(), headers={"Idempotency-Key": "K-race"})
+    real = service._by_idempotency_key
+    calls: list[str] = []
+
+    def not_yet_committed(session: Any, key: str, digest: str) -> Any:
+        calls.append(key)
+        return None if len(calls) == 1 else real(session, key, digest)
+
+    monkeypatch.setattr(service, "_by_idempotency_key", not_yet_committed)
+    retry = api.post("/api/v1/cases", json=_body(), headers={"Idempotency-Key": "K-race"})
+    assert retry.status_code == 200 and retry.json()["id"] == first.json()["id"]
+    with session_scope() as session:
+        created = session.execute(
+            text("SELECT count(*) FROM audit_entries WHERE kind = 'case.created'")
+        ).scalar_one()
+    assert created == 1

@@ -1,0 +1,1 @@
+"""Guards around what agents read and what people are shown."""

@@ -1,0 +1,1 @@
+"""Sovereignty by construction: no connection leaves the premises, and it can be checked."""

@@ -1,0 +1,135 @@
+"""``idara sovereignty check``: one line per promise, each PASS, FAIL or WARN (not yet built).
+
+Telemetry of every dependency off; every configured endpoint on the premises; every model file
+matching the sha256 of the manifest; the egress guard refusing a connection out, and no
+attempt recorded by any process of the stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from agents.errors import ModelUnavailableError
+from agents.manifest import load_manifest, verified_model_path
+from orchestrator import telemetry
+from orchestrator.settings import Settings
+from orchestrator.sovereignty import egress
+
+PROBE = ("192.0.2.1", 9)
+"""TEST-NET-1 (RFC 5737): an address outside any premises."""
+
+
+@dataclass
+class Line:
+    status: str  # PASS, FAIL, WARN
+    what: str
+    detail: str
+
+
+def run(settings: Settings) -> list[Line]:
+    return [
+        *_telemetry(),
+        *_endpoints(settings),
+        *_models(settings),
+        _guard_refuses(),
+        _no_attempts(),
+    ]
+
+
+def _telemetry() -> list[Line]:
+    lines = []
+    for name, wanted in telemetry.OFF.items():
+        value = os.environ.get(name)
+        ok = value == wanted
+        lines.append(
+            Line("PASS" if ok else "FAIL", f"telemetry: {name}", f"{value!r} (want {wanted!r})")
+        )
+    from prefect.settings import get_current_settings
+
+    analytics = get_current_settings().server.analytics_enabled
+    lines.append(
+        Line(
+            "PASS" if not analytics else "FAIL",
+            "telemetry: Prefect server analytics",
+            f"analytics_enabled={analytics}",
+        )
+    )
+    return lines
+
+
+def _endpoints(settings: Settings) -> list[Line]:
+    endpoints = {
+        "database": settings.effective_database_url,
+        "broker (Redis)": settings.effective_redis_url,
+        "Prefect API": settings.effective_prefect_api_url,
+        "public URL": settings.api_base_url,
+    }
+    lines = []
+    for what, url in endpoints.items():
+        host = urlsplit(url).hostname
+        if url.startswith("sqlite"):
+            ok, where = True, "a local file"
+        elif host is None:
+            ok, where = True, "a local socket"
+        else:
+            ok, where = _internal(host), host
+        detail = where if ok else f"{where} is neither loopback nor in IDARA_INTERNAL_HOSTS"
+        lines.append(Line("PASS" if ok else "FAIL", f"endpoint: {what}", detail))
+    return lines
+
+
+def _internal(host: str) -> bool:
+    """Loopback or an internal host, by the guard's own rule."""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return host.lower() in {h.lower() for h in egress.internal_hosts()}
+    return all(egress.allowed(info[0], info[4]) for info in infos)
+
+
+def _models(settings: Settings) -> list[Line]:
+    try:
+        manifest = load_manifest(settings.model_manifest)
+    except ModelUnavailableError as exc:
+        return [Line("FAIL", "models: manifest", str(exc))]
+    lines = []
+    for entry in manifest.values():
+        try:
+            path = verified_model_path(entry, settings.model_dir)
+            lines.append(Line("PASS", f"model {entry.name}: sha256", f"{entry.sha256} ({path})"))
+        except ModelUnavailableError as exc:
+            lines.append(Line("FAIL", f"model {entry.name}: sha256", str(exc)))
+    lines.append(
+        Line(
+            "WARN",
+            "models: manifest signature",
+            f"{settings.model_manifest} is not signed yet (signed catalogue: issue 4)",
+        )
+    )
+    return lines
+
+
+def _guard_refuses() -> Line:
+    """The guard wraps this process's sockets and its rule refuses an outside address (the
+    address is only tested, never connected to: the tests connect for real)."""
+    if not egress.is_installed():
+        return Line("FAIL", "egress guard", "not installed in this process (IDARA_EGRESS_GUARD?)")
+    if egress.allowed(socket.AF_INET, PROBE):
+        return Line("FAIL", "egress guard", f"{PROBE[0]} would be allowed out")
+    internal = ", ".join(egress.internal_hosts()) or "none"
+    return Line("PASS", "egress guard", f"active; allowed: loopback, internal hosts: {internal}")
+
+
+def _no_attempts() -> Line:
+    """Attempts recorded by the processes of the stack that share this data dir."""
+    path = egress.attempts_path()
+    if not path.exists():
+        return Line("PASS", "egress attempts", f"none recorded ({path})")
+    targets = [json.loads(line)["target"] for line in path.read_text().splitlines() if line]
+    if not targets:
+        return Line("PASS", "egress attempts", f"none recorded ({path})")
+    return Line("FAIL", "egress attempts", f"{len(targets)} recorded in {path}, e.g. {targets[-1]}")
