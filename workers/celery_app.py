@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.backends.redis import RedisBackend
 
 from orchestrator.settings import Settings, get_settings
+
+ALIVE_TTL_S = 9
+"""A running step's heartbeat key expires this long after its node stopped beating."""
+
+
+def alive_key(task_id: str) -> str:
+    return f"idara:alive:{task_id}"
 
 
 def queue_name(model: str, pool: str) -> str:
@@ -12,12 +20,26 @@ def queue_name(model: str, pool: str) -> str:
     return f"llm.{model}.{pool}"
 
 
+class PolledRedisBackend(RedisBackend):  # type: ignore[misc]
+    """Redis results, read by polling only.
+
+    Celery's Redis backend subscribes to a pub/sub channel for every task it sends. With Redis
+    down, that subscription retries for about 20 s, then raises a RuntimeError that leaves the
+    app unusable until restart. The engine never waits on pub/sub (it polls the task's state,
+    see ``orchestrator.engine.dispatch``), so the subscription is skipped and a send to a
+    stopped Redis fails in about a second with a connection error the engine handles."""
+
+    def on_task_call(self, producer: object, task_id: str) -> None:
+        return None
+
+
 def make_celery(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
     url = settings.effective_redis_url
     # Above the longest step, or Redis hands an unacknowledged task to a second worker.
     visibility = int(settings.step_timeout_s * 2 + 60)
-    app = Celery("idara", broker=url, backend=url, include=["workers.tasks"])
+    backend = f"{__name__}:{PolledRedisBackend.__name__}+{url}"
+    app = Celery("idara", broker=url, backend=backend, include=["workers.tasks"])
     app.conf.update(
         task_serializer="json",
         result_serializer="json",

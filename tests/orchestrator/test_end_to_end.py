@@ -19,12 +19,13 @@ import jsonschema
 import pytest
 import redis
 import yaml
+from rich.console import Console
 from sqlmodel import Session
 
 from agents.language import arabic_share, detect_language
 from agents.manifest import load_manifest
 from agents.prompts import load_prompt
-from orchestrator.cli.demo import prepare_database
+from orchestrator.cli.demo import prepare_database, start_stack
 from orchestrator.cli.stack import Stack
 from orchestrator.db import make_engine
 from orchestrator.procedures.schemas import ProcedureDefinition
@@ -56,15 +57,8 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         node_name="node-a",
         step_timeout_s=180,
     )
-    stack = Stack(settings, models=[MODEL])
+    stack = start_stack(settings, [MODEL], Console(quiet=True))
     try:
-        stack.start_redis()
-        stack.start_prefect()
-        prepare_database(settings)
-        stack.start_worker()
-        stack.start_api()
-        stack.start_engine()
-        stack.wait_for_worker()
         yield stack
     finally:
         stack.stop()
@@ -236,6 +230,42 @@ def _run_samples(stack: Stack) -> None:
         assert_triaged(case, body["language"])
         letter = case["steps"][2]["output"]["letter"]
         assert_delivered(stack, case, letter.splitlines()[-1].strip())
+        assert_audited(stack, case)
+    assert_log_verifies(stack)
+
+
+def assert_audited(stack: Stack, case: dict[str, Any]) -> None:
+    """The auditor's timeline of a finished triage case: every step started and finished in
+    order, on the real model and node, and the approval with who decided."""
+    timeline = httpx.get(
+        f"{_api(stack)}/api/v1/audit/cases/{case['id']}", headers={"X-Idara-User": "omar"}
+    ).json()
+    events = timeline["events"]
+    kinds = [e["kind"] for e in events]
+    assert kinds[0] == "case.created" and kinds[-1] == "case.completed"
+    finished = [e["data"]["step"] for e in events if e["kind"] == "step.finished"]
+    assert finished == TRIAGE_STEPS
+    assert kinds.count("step.started") == len(TRIAGE_STEPS)
+    (decided,) = [e for e in events if e["kind"] == "approval.decided"]
+    assert decided["actor"] == "youssef" and decided["data"]["decision"] == "approve"
+    for event in events:
+        if event["kind"] == "step.finished" and event["data"]["step_kind"] == "llm":
+            assert event["model"] == MODEL and event["node"] == "node-a"
+            assert event["data"]["model_sha256"] == MANIFEST[MODEL].sha256
+            assert event["data"]["completion_tokens"] > 0
+            assert event["payloads"][event["data"]["prompt_sha256"]] is not None
+
+
+def assert_log_verifies(stack: Stack) -> None:
+    """``idara audit export`` on the stack's database, then ``idara audit verify`` offline."""
+    out = stack.settings.data_dir / f"audit-export-{time.monotonic_ns()}"
+    cli = [sys.executable, "-m", "orchestrator.cli.main", "audit"]
+    env = stack.env()
+    exported = subprocess.run([*cli, "export", str(out)], env=env, capture_output=True, text=True)
+    assert exported.returncode == 0, exported.stderr
+    verified = subprocess.run([*cli, "verify", str(out)], capture_output=True, text=True)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "OK export" in verified.stdout
 
 
 def test_sample_requests_complete_on_sqlite(base: Stack) -> None:
@@ -284,16 +314,18 @@ def test_a_case_filed_while_redis_is_down_runs_once_it_is_back(base: Stack) -> N
     redis_service.process.terminate()
     redis_service.process.wait(10)
     base.services.remove(redis_service)
-    body = json.loads(SAMPLES[0].read_text(encoding="utf-8"))
-    case = submit(base, body, key="filed-while-redis-down")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        seen = get_case(base, case["id"])
-        if "unreachable" in seen["status_detail"]:
-            break
-        time.sleep(0.5)
-    assert seen["status"] == "queued" and "unreachable" in seen["status_detail"], seen
-    base.start_redis()  # same port, same append-only data
+    try:
+        body = json.loads(SAMPLES[0].read_text(encoding="utf-8"))
+        case = submit(base, body, key="filed-while-redis-down")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            seen = get_case(base, case["id"])
+            if "unreachable" in seen["status_detail"]:
+                break
+            time.sleep(0.5)
+        assert seen["status"] == "queued" and "unreachable" in seen["status_detail"], seen
+    finally:  # the tests after this one share the stack
+        base.start_redis()  # same port, same append-only data
     (waiting,) = wait_all(base, [case["id"]], timeout_s=300)
     (finished,) = approve_and_finish(base, [waiting], "youssef")
     assert_triaged(finished, "fr")
@@ -433,3 +465,19 @@ def test_reject_edit_and_a_new_version_leaves_running_cases_on_theirs(base: Stac
     new_case = submit(base, body)
     assert new_case["procedure_version"] == 3 and len(new_case["steps"]) == 4
     httpx.post(f"{_api(base)}/api/v1/cases/{new_case['id']}/cancel", timeout=10)
+
+
+def test_no_process_of_the_stack_tried_to_leave_the_premises(base: Stack) -> None:
+    """After every test above ran on it (all three procedures, the CLI, Redis stopped, a
+    tampered model, resumes, rejections), the stack's processes recorded no connection out,
+    and `idara sovereignty check` passes with the stack's settings."""
+    assert not (base.data_dir / "egress-attempts.jsonl").exists()
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli.main", "sovereignty", "check"],
+        env={**base.env(), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASS egress attempts: none recorded" in done.stdout

@@ -1,0 +1,54 @@
+"""The engine's Celery app against a real Redis that stops and comes back: a send to a stopped
+Redis fails fast with the error the engine handles, and the same app works again afterwards.
+Each send happens on a new thread, as the engine's flow tasks do: Celery keeps one result
+backend per thread, and the failure this guards against shows on a thread's first send."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from orchestrator.cli.stack import Stack
+from orchestrator.engine import dispatch
+from orchestrator.settings import Settings
+from tests.conftest import free_port
+from workers.celery_app import make_celery
+
+
+@pytest.fixture
+def redis_stack(tmp_path: Path) -> Iterator[Stack]:
+    stack = Stack(Settings(data_dir=tmp_path, redis_port=free_port()))
+    stack.start_redis()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def test_a_send_to_a_stopped_redis_fails_fast_and_the_app_recovers(redis_stack: Stack) -> None:
+    app = make_celery(redis_stack.settings)
+
+    def send(task_id: str) -> None:
+        with ThreadPoolExecutor(max_workers=1) as flow_thread:
+            flow_thread.submit(
+                dispatch.send_step, app, task_id, "smollm2-135m", "default", {"id": task_id}
+            ).result()
+
+    send("before")
+    assert dispatch.is_queued(app, "llm.smollm2-135m.default", "before")
+
+    redis_stack.kill("redis")
+    started = time.monotonic()
+    with pytest.raises(dispatch.BrokerUnavailable, match="unreachable"):
+        send("while-down")
+    assert time.monotonic() - started < 5
+
+    redis_stack.start_redis()  # same port, same append-only data
+    send("after")
+    assert dispatch.is_queued(app, "llm.smollm2-135m.default", "after")
+    assert not dispatch.is_queued(app, "llm.smollm2-135m.default", "while-down")
+    assert dispatch.task_meta(app, "after")["status"] == "PENDING"
