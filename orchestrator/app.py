@@ -19,6 +19,8 @@ from orchestrator import telemetry
 from orchestrator.admission import AdmissionMiddleware, BodyTooLarge
 from orchestrator.approvals.router import router as approvals_router
 from orchestrator.audit.router import router as audit_router
+from orchestrator.auth import log_masking
+from orchestrator.auth.router import router as auth_router
 from orchestrator.cases.router import router as cases_router
 from orchestrator.db import get_engine
 from orchestrator.errors import IdaraError
@@ -34,12 +36,14 @@ FASTAPI_PARSE_ERROR = "There was an error parsing the body"
 def create_app() -> FastAPI:
     telemetry.disable()
     egress.install()
+    log_masking.install()
     settings = get_settings()
     app = FastAPI(
         title="idara",
         version="0.1.0",
         description="Sovereign, on-premises agentic automation for public administrations.",
     )
+    app.include_router(auth_router)
     app.include_router(cases_router)
     app.include_router(procedures_router)
     app.include_router(approvals_router)

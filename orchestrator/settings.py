@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +65,15 @@ class Settings(BaseSettings):
         default=5000, ge=1, description="Cases waiting for the engine; more filings get 503"
     )
     retry_after_s: int = Field(default=5, ge=1, description="Retry-After on 429 and 503")
+    # --- access control (issue 6) ---
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        description="production refuses default or missing secrets in the endpoints' URLs",
+    )
+    submissions_per_minute: int = Field(
+        default=30, ge=1, description="Cases one user may file per minute; more get 429"
+    )
+    session_hours: float = Field(default=8.0, gt=0, description="How long a sign-in lasts")
     audit_origin: str = Field(
         default="idara.local/audit",
         pattern=r"^[^\s+]+$",
@@ -80,6 +91,14 @@ class Settings(BaseSettings):
     audit_payload_retention_days: int = Field(
         default=730, ge=1, description="Personal data the audit log refers to is kept this long"
     )
+
+    @model_validator(mode="after")
+    def _no_default_secrets_in_production(self) -> Settings:
+        if self.environment == "production":
+            problems = default_secrets(self)
+            if problems:
+                raise ValueError("refused in production: " + "; ".join(problems))
+        return self
 
     @property
     def effective_database_url(self) -> str:
@@ -106,6 +125,27 @@ class Settings(BaseSettings):
     @property
     def api_base_url(self) -> str:
         return self.public_url or f"http://{self.api_host}:{self.api_port}"
+
+
+WELL_KNOWN_PASSWORDS = frozenset(
+    {"", "postgres", "password", "idara", "admin", "changeme", "secret", "redis", "root", "test"}
+)
+"""Passwords no production endpoint may use: the defaults of images, guides and this repo."""
+
+
+def default_secrets(settings: Settings) -> list[str]:
+    """What in the settings is a default or missing secret (production refuses any)."""
+    problems = []
+    for name, url in (("database_url", settings.database_url), ("redis_url", settings.redis_url)):
+        if not url:
+            continue  # the embedded default: on loopback, started by idara itself
+        parts = urlsplit(url)
+        loopback = parts.hostname in {None, "", "127.0.0.1", "::1", "localhost"}
+        if parts.password is not None and parts.password in WELL_KNOWN_PASSWORDS:
+            problems.append(f"IDARA_{name.upper()} uses a well-known password")
+        elif parts.password is None and not loopback and not url.startswith("sqlite"):
+            problems.append(f"IDARA_{name.upper()} has no password for {parts.hostname}")
+    return problems
 
 
 @lru_cache(maxsize=1)

@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from orchestrator.approvals import service
 from orchestrator.approvals.models import ApprovalStatus
 from orchestrator.approvals.schemas import ApprovalList, ApprovalPublic, DecisionCreate
-from orchestrator.auth.deps import ActorDep
+from orchestrator.auth.deps import DecideApprovals
 from orchestrator.deps import SessionDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1/approvals", tags=["approvals"])
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/v1/approvals", tags=["approvals"])
 def inbox(
     session: SessionDep,
     settings: SettingsDep,
-    actor: ActorDep,
+    actor: DecideApprovals,
     status: ApprovalStatus | None = ApprovalStatus.pending,
 ) -> ApprovalList:
     """The caller's inbox: approvals for the groups they decide for, the most urgent first."""
@@ -26,10 +26,11 @@ def inbox(
 
 @router.get("/{approval_id}", response_model=ApprovalPublic)
 def get_approval(
-    approval_id: str, session: SessionDep, settings: SettingsDep, actor: ActorDep
+    approval_id: str, session: SessionDep, settings: SettingsDep, actor: DecideApprovals
 ) -> ApprovalPublic:
-    """One approval with what the approver is shown (the request, the outputs, the draft)."""
-    approval = service.get_approval(session, approval_id)
+    """One approval with what the approver is shown (the request, the outputs, the draft);
+    only to a supervisor of its group."""
+    approval = service.get_approval(session, approval_id, actor)
     return service.to_public(session, approval, settings.api_base_url)
 
 
@@ -39,7 +40,7 @@ def decide(
     data: DecisionCreate,
     session: SessionDep,
     settings: SettingsDep,
-    actor: ActorDep,
+    actor: DecideApprovals,
 ) -> ApprovalPublic:
     """Approve, reject (a reason is required) or edit the draft and approve it. The case
     continues from its next step (or ends, when rejected)."""

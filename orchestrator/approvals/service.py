@@ -54,10 +54,12 @@ def open_approval(
     return approval
 
 
-def get_approval(session: Session, approval_id: str) -> Approval:
+def get_approval(session: Session, approval_id: str, actor: Actor) -> Approval:
+    """The approval, when ``actor`` may decide it; a supervisor of another group is refused."""
     approval = session.get(Approval, approval_id)
     if approval is None:
         raise NotFound(f"no approval with id {approval_id!r}")
+    _check_decider(approval, actor)
     return approval
 
 
@@ -72,7 +74,7 @@ def inbox(session: Session, actor: Actor, status: ApprovalStatus | None) -> list
 
 
 def decide(session: Session, approval_id: str, actor: Actor, data: DecisionCreate) -> Approval:
-    approval = get_approval(session, approval_id)
+    approval = get_approval(session, approval_id, actor)
     _check_decider(approval, actor)
     if approval.status != ApprovalStatus.pending:
         when = f"{utc(approval.decided_at):%Y-%m-%d %H:%M} UTC" if approval.decided_at else ""

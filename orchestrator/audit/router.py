@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 
 from orchestrator.audit import service
 from orchestrator.audit.schemas import AuditEventList, AuditStatus, CaseTimeline
-from orchestrator.auth.deps import ActorDep
+from orchestrator.auth.deps import ReadAudit
 from orchestrator.deps import SessionDep
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 @router.get("/events", response_model=AuditEventList)
 def list_events(
     session: SessionDep,
-    actor: ActorDep,
+    actor: ReadAudit,
     case: Annotated[str | None, Query(max_length=36, description="Case id")] = None,
     by: Annotated[str | None, Query(max_length=200, description="Acting user or process")] = None,
     kind: Annotated[str | None, Query(max_length=60, examples=["step.finished"])] = None,
@@ -38,12 +38,12 @@ def list_events(
 
 
 @router.get("/cases/{case_id}", response_model=CaseTimeline)
-def case_timeline(case_id: str, session: SessionDep, actor: ActorDep) -> CaseTimeline:
+def case_timeline(case_id: str, session: SessionDep, actor: ReadAudit) -> CaseTimeline:
     """A case's full timeline (by id or reference), with the data each event refers to."""
     return service.case_timeline(session, actor, case_id)
 
 
 @router.get("/status", response_model=AuditStatus)
-def audit_status(session: SessionDep, actor: ActorDep) -> AuditStatus:
+def audit_status(session: SessionDep, actor: ReadAudit) -> AuditStatus:
     """How many entries, the newest signed checkpoint, and the keys that sign."""
     return service.status(session, actor)

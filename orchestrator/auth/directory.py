@@ -1,9 +1,7 @@
-"""The directory of people and their roles and groups (``seeds/users.yaml`` by default).
-
-The acting user is named by the ``X-Idara-User`` header and looked up here: roles and groups
-always come from the server's directory, never from the caller. Proving who the caller is
-(passwords, tokens, OpenID Connect) is the access-control issue's work and replaces only
-:func:`current_actor`.
+"""The seed directory of people (``seeds/users.yaml``) and :class:`Actor`, the signed-in user
+services receive. ``idara migrate`` adds the seed people that the ``users`` table does not hold
+yet; from then on the table is the truth (``idara users ...``). Roles, groups and unit always
+come from the server, never from the caller.
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ from pathlib import Path
 
 import yaml
 
-USER_HEADER = "X-Idara-User"
 ROLES = ("clerk", "supervisor", "ops", "auditor", "admin")
 
 
@@ -24,6 +21,7 @@ class Actor:
     display_name: str
     roles: frozenset[str] = field(default_factory=frozenset)
     groups: frozenset[str] = field(default_factory=frozenset)
+    unit: str | None = None
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -48,6 +46,7 @@ def load_directory(path: Path) -> dict[str, Actor]:
                 display_name=entry.get("display_name", entry["name"]),
                 roles=roles,
                 groups=frozenset(entry.get("groups", [])),
+                unit=entry.get("unit"),
             )
         return people
     except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:

@@ -61,6 +61,8 @@ class Case(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     idempotency_key: str | None = Field(default=None, max_length=200, unique=True)
     request_sha256: str = Field(max_length=64)
+    filed_by: str | None = Field(default=None, max_length=64)
+    unit: str | None = Field(default=None, max_length=100, index=True)
     attempts: int = 0
     prefect_flow_run_id: str | None = Field(default=None, max_length=36)
     created_at: datetime = Field(

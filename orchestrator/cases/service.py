@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import false, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from agents.language import detect_language
 from orchestrator.approvals import service as approvals
+from orchestrator.approvals.models import Approval
 from orchestrator.audit import events
+from orchestrator.auth.directory import Actor
 from orchestrator.cases.models import Case, CaseStatus, CaseStep, StepStatus
 from orchestrator.cases.schemas import ApplicantValue, CaseCreate
 from orchestrator.cases.transitions import move_case
@@ -27,6 +30,7 @@ from orchestrator.errors import (
     NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
+    TooManyRequests,
 )
 from orchestrator.procedures import service as procedures
 from orchestrator.procedures.models import Procedure
@@ -40,8 +44,7 @@ from orchestrator.procedures.schemas import (
 )
 from orchestrator.settings import Settings
 
-ANONYMOUS = "anonymous"
-"""The actor of a request that names no user (until sign-in is required)."""
+RATE_WINDOW = timedelta(minutes=1)
 
 
 def request_sha256(data: CaseCreate) -> str:
@@ -53,15 +56,17 @@ def create_case(
     session: Session,
     data: CaseCreate,
     settings: Settings,
+    actor: Actor,
     idempotency_key: str | None = None,
-    actor: str = ANONYMOUS,
 ) -> tuple[Case, bool]:
-    """File a case. Returns ``(case, created)``; a repeated idempotency key returns the first."""
+    """File a case for the actor's unit. Returns ``(case, created)``; a repeated idempotency
+    key returns the first case (to its filer only)."""
     digest = request_sha256(data)
     if idempotency_key:
-        existing = _by_idempotency_key(session, idempotency_key, digest)
+        existing = _by_idempotency_key(session, idempotency_key, digest, actor)
         if existing is not None:
             return existing, False
+    _refuse_when_too_fast(session, settings, actor)
     if len(data.text) > settings.max_request_chars:
         raise PayloadTooLarge(
             f"the request text has {len(data.text)} characters; the limit is "
@@ -73,6 +78,7 @@ def create_case(
     applicant = _checked_applicant(data.applicant, definition.applicant_fields)
     _refuse_when_queue_full(session, settings)
     case = _new_case(data, procedure, applicant, digest, idempotency_key)
+    case.filed_by, case.unit = actor.name, actor.unit
     if definition.deadline:
         case.due_at = case.created_at + timedelta(seconds=duration_seconds(definition.deadline))
     session.add(case)
@@ -85,16 +91,37 @@ def create_case(
         )
     try:
         session.flush()  # a concurrent retry with the same key fails here, before the entry
-        events.case_created(session, case, [step.name for step in definition.steps], actor)
+        events.case_created(session, case, [step.name for step in definition.steps], actor.name)
         session.commit()
     except IntegrityError:
         session.rollback()
         if idempotency_key:  # a concurrent retry with the same key won the race
-            existing = _by_idempotency_key(session, idempotency_key, digest)
+            existing = _by_idempotency_key(session, idempotency_key, digest, actor)
             if existing is not None:
                 return existing, False
         raise
     return case, True
+
+
+def _refuse_when_too_fast(session: Session, settings: Settings, actor: Actor) -> None:
+    """429 once a user has filed ``submissions_per_minute`` cases in the last minute, so that
+    one user cannot fill the nodes' queues; Retry-After says when the oldest leaves the window.
+    Counted in the database, so it holds across API processes."""
+    since = utcnow() - RATE_WINDOW
+    recent = session.exec(
+        select(Case.created_at)
+        .where(Case.filed_by == actor.name, col(Case.created_at) > since)
+        .order_by(col(Case.created_at))
+    ).all()
+    limit = settings.submissions_per_minute
+    if len(recent) >= limit:
+        oldest = recent[0] if recent[0].tzinfo else recent[0].replace(tzinfo=since.tzinfo)
+        wait = max(1, math.ceil((oldest - since).total_seconds()))
+        raise TooManyRequests(
+            f"{actor.name} filed {len(recent)} cases in the last minute (the limit is {limit}); "
+            f"retry after {wait} s",
+            retry_after_s=wait,
+        )
 
 
 def _refuse_when_queue_full(session: Session, settings: Settings) -> None:
@@ -142,8 +169,10 @@ def _new_case(
     )
 
 
-def _by_idempotency_key(session: Session, key: str, digest: str) -> Case | None:
+def _by_idempotency_key(session: Session, key: str, digest: str, actor: Actor) -> Case | None:
     existing = session.exec(select(Case).where(Case.idempotency_key == key)).first()
+    if existing is not None and existing.filed_by != actor.name:
+        raise Conflict("this Idempotency-Key is already in use; use a new key for a new request")
     if existing is not None and existing.request_sha256 != digest:
         raise Conflict(
             "this Idempotency-Key was already used for a different request; "
@@ -243,8 +272,32 @@ def find_case(session: Session, key: str) -> Case:
     return case
 
 
-def get_case(session: Session, case_id: str) -> tuple[Case, list[CaseStep]]:
-    case = find_case(session, case_id)
+def visible_case(session: Session, key: str, actor: Actor) -> Case:
+    """A case the actor may see; another unit's case is "not found", as if it did not exist."""
+    case = find_case(session, key)
+    visible = session.exec(select(Case.id).where(Case.id == case.id, *scope(actor))).first()
+    if visible is None:
+        raise NotFound(f"no case with id or reference {key!r}")
+    return case
+
+
+def scope(actor: Actor) -> list[Any]:
+    """The conditions that keep a query to the cases ``actor`` may see: auditors see every case,
+    clerks those of their unit (their own without a unit), supervisors those with an approval
+    for one of their groups."""
+    if actor.has_role("auditor"):
+        return []
+    allowed: list[Any] = []
+    if actor.has_role("clerk"):
+        allowed.append(Case.unit == actor.unit if actor.unit else Case.filed_by == actor.name)
+    if actor.has_role("supervisor") and actor.groups:
+        in_groups = select(Approval.case_id).where(col(Approval.group).in_(sorted(actor.groups)))
+        allowed.append(col(Case.id).in_(in_groups))
+    return [or_(*allowed)] if allowed else [false()]
+
+
+def get_case(session: Session, case_id: str, actor: Actor) -> tuple[Case, list[CaseStep]]:
+    case = visible_case(session, case_id, actor)
     case_id = case.id
     steps = session.exec(
         select(CaseStep).where(CaseStep.case_id == case_id).order_by(col(CaseStep.position))
@@ -253,10 +306,15 @@ def get_case(session: Session, case_id: str) -> tuple[Case, list[CaseStep]]:
 
 
 def list_cases(
-    session: Session, status: str | None, procedure: str | None, limit: int, offset: int
+    session: Session,
+    actor: Actor,
+    status: str | None,
+    procedure: str | None,
+    limit: int,
+    offset: int,
 ) -> tuple[Sequence[Case], int]:
-    query = select(Case)
-    count = select(func.count()).select_from(Case)
+    query = select(Case).where(*scope(actor))
+    count = select(func.count()).select_from(Case).where(*scope(actor))
     if status:
         query = query.where(Case.status == status)
         count = count.where(Case.status == status)
@@ -278,9 +336,9 @@ CANCELLABLE = {
 }
 
 
-def resume_case(session: Session, key: str, actor: str = ANONYMOUS) -> Case:
+def resume_case(session: Session, key: str, actor: Actor) -> Case:
     """Queue a failed case again from its failed step; finished steps are not run again."""
-    case = find_case(session, key)
+    case = visible_case(session, key, actor)
     if case.status not in RESUMABLE:
         raise Conflict(
             f"case {case.reference} is {case.status}; only a failed case can be resumed",
@@ -306,14 +364,14 @@ def resume_case(session: Session, key: str, actor: str = ANONYMOUS) -> Case:
         next_attempt_at=utcnow(),
         attempts=0,
     )
-    events.case_changed(session, case.id, "case.resumed", actor, {"steps": names})
+    events.case_changed(session, case.id, "case.resumed", actor.name, {"steps": names})
     session.commit()
     session.refresh(case)
     return case
 
 
-def cancel_case(session: Session, key: str, reason: str | None, actor: str = ANONYMOUS) -> Case:
-    case = find_case(session, key)
+def cancel_case(session: Session, key: str, reason: str | None, actor: Actor) -> Case:
+    case = visible_case(session, key, actor)
     if case.status not in CANCELLABLE:
         raise Conflict(
             f"case {case.reference} is {case.status}; it can no longer be cancelled",
@@ -335,10 +393,12 @@ def cancel_case(session: Session, key: str, reason: str | None, actor: str = ANO
     ).all()
     approvals.cancel_open_approvals(session, case.id)
     approvals.skip_pending_steps(session, case.id)
-    endings = [events.step_finished(session, step_id, actor) for step_id in waiting if step_id]
+    endings = [events.step_finished(session, step_id, actor.name) for step_id in waiting if step_id]
     for ending in endings:
         ending.record(session)
-    events.case_changed(session, case.id, "case.cancelled", actor, {"reason_given": bool(reason)})
+    events.case_changed(
+        session, case.id, "case.cancelled", actor.name, {"reason_given": bool(reason)}
+    )
     session.commit()
     session.refresh(case)
     return case

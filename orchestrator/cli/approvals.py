@@ -11,12 +11,11 @@ from rich.panel import Panel
 from rich.table import Table
 
 from orchestrator.cli import client
+from orchestrator.cli.options import TokenOpt
 
 app = typer.Typer(help="A supervisor's approvals: list, show, decide.", no_args_is_help=True)
 console = Console()
 err = Console(stderr=True)
-
-UserOpt = Annotated[str, typer.Option("--as", help="The supervisor acting (a user name)")]
 
 
 def _fail(message: str) -> None:
@@ -25,10 +24,10 @@ def _fail(message: str) -> None:
 
 
 @app.command("list")
-def list_inbox(user: UserOpt) -> None:
+def list_inbox(token: TokenOpt = None) -> None:
     """The approvals waiting for the groups this supervisor decides for."""
     try:
-        items = client.inbox(user)
+        items = client.inbox(token)
     except client.ApiError as exc:
         _fail(str(exc))
         return
@@ -50,7 +49,7 @@ def list_inbox(user: UserOpt) -> None:
 def decide(
     approval_id: Annotated[str, typer.Argument(help="Approval id (see `idara approvals list`)")],
     decision: Annotated[str, typer.Argument(help="approve, reject or edit")],
-    user: UserOpt,
+    token: TokenOpt = None,
     reason: Annotated[str | None, typer.Option(help="Required to reject")] = None,
     subject: Annotated[str | None, typer.Option(help="edit: the corrected subject")] = None,
     letter_file: Annotated[
@@ -67,7 +66,7 @@ def decide(
             edit["letter"] = letter_file.read_text(encoding="utf-8")
         body["edit"] = edit
     try:
-        approval = client.decide(approval_id, user, body)
+        approval = client.decide(approval_id, body, token)
     except client.ApiError as exc:
         _fail(str(exc))
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -10,6 +11,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from orchestrator.cli.options import TOKEN_ENV
 from orchestrator.settings import get_settings
 
 TERMINAL = {"completed", "failed", "rejected", "cancelled"}
@@ -24,9 +26,16 @@ def _url(path: str) -> str:
     return f"{get_settings().api_base_url}{path}"
 
 
-def _call(method: str, path: str, **kwargs: Any) -> Any:
+def _call(method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
+    """Call the API as the holder of ``token`` (default: the ``IDARA_TOKEN`` variable)."""
+    token = token or os.environ.get(TOKEN_ENV, "")
+    if not token:
+        raise ApiError(
+            f"no API token: set {TOKEN_ENV} to one (`idara tokens create USER` makes one)"
+        )
+    headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {token}"}
     try:
-        response = httpx.request(method, _url(path), timeout=30, **kwargs)
+        response = httpx.request(method, _url(path), timeout=30, headers=headers, **kwargs)
     except httpx.HTTPError as exc:
         raise ApiError(
             f"cannot reach the idara API at {_url('')} ({exc}); is `idara up` running?"
@@ -40,41 +49,49 @@ def _call(method: str, path: str, **kwargs: Any) -> Any:
     return response.json()
 
 
-def submit(body: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
+def submit(
+    body: dict[str, Any], idempotency_key: str | None = None, token: str | None = None
+) -> dict[str, Any]:
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-    return _call("POST", "/api/v1/cases", json=body, headers=headers)  # type: ignore[no-any-return]
-
-
-def get_case(case_id: str) -> dict[str, Any]:
-    return _call("GET", f"/api/v1/cases/{case_id}")  # type: ignore[no-any-return]
-
-
-def resume(case_id: str) -> dict[str, Any]:
-    return _call("POST", f"/api/v1/cases/{case_id}/resume")  # type: ignore[no-any-return]
-
-
-def cancel(case_id: str, reason: str | None) -> dict[str, Any]:
-    body = {"reason": reason} if reason else {}
-    return _call("POST", f"/api/v1/cases/{case_id}/cancel", json=body)  # type: ignore[no-any-return]
-
-
-def inbox(user: str) -> list[dict[str, Any]]:
-    answer = _call("GET", "/api/v1/approvals", headers={"X-Idara-User": user})
-    return answer["items"]  # type: ignore[no-any-return]
-
-
-def decide(approval_id: str, user: str, body: dict[str, Any]) -> dict[str, Any]:
     return _call(  # type: ignore[no-any-return]
-        "POST", f"/api/v1/approvals/{approval_id}", json=body, headers={"X-Idara-User": user}
+        "POST", "/api/v1/cases", token, json=body, headers=headers
     )
 
 
-def wait_for(case_id: str, console: Console, timeout_s: float = 900) -> dict[str, Any]:
+def get_case(case_id: str, token: str | None = None) -> dict[str, Any]:
+    return _call("GET", f"/api/v1/cases/{case_id}", token)  # type: ignore[no-any-return]
+
+
+def resume(case_id: str, token: str | None = None) -> dict[str, Any]:
+    return _call("POST", f"/api/v1/cases/{case_id}/resume", token)  # type: ignore[no-any-return]
+
+
+def cancel(case_id: str, reason: str | None, token: str | None = None) -> dict[str, Any]:
+    body = {"reason": reason} if reason else {}
+    return _call(  # type: ignore[no-any-return]
+        "POST", f"/api/v1/cases/{case_id}/cancel", token, json=body
+    )
+
+
+def inbox(token: str | None = None) -> list[dict[str, Any]]:
+    answer = _call("GET", "/api/v1/approvals", token)
+    return answer["items"]  # type: ignore[no-any-return]
+
+
+def decide(approval_id: str, body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+    return _call(  # type: ignore[no-any-return]
+        "POST", f"/api/v1/approvals/{approval_id}", token, json=body
+    )
+
+
+def wait_for(
+    case_id: str, console: Console, timeout_s: float = 900, token: str | None = None
+) -> dict[str, Any]:
     """Wait until the case ends or waits for a person."""
     deadline = time.monotonic() + timeout_s
     with console.status("waiting for the case…") as status:
         while time.monotonic() < deadline:
-            case = get_case(case_id)
+            case = get_case(case_id, token)
             if case["status"] in SETTLED:
                 return case
             status.update(f"{case['reference']}: {case['status']} — {case['status_detail']}")

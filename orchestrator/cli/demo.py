@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlmodel import Session
 
-from orchestrator.audit import exporter
+from orchestrator.audit import events, exporter
 from orchestrator.audit.verify import verify_path
-from orchestrator.auth.directory import load_directory
+from orchestrator.auth import users
 from orchestrator.cli import client
 from orchestrator.cli.stack import Stack, StackError
 from orchestrator.db import make_engine, migrate
@@ -26,13 +27,16 @@ DONE_STEPS = {"succeeded", "skipped", "failed", "rejected", "cancelled"}
 
 
 def prepare_database(settings: Settings) -> list[str]:
-    """Migrate the schema and publish the seed procedures; return the procedure names."""
+    """Migrate the schema, publish the seed procedures and add the seed people not yet there;
+    return the procedure names."""
     url = settings.effective_database_url
     migrate(url)
     engine = make_engine(url)
     try:
         with Session(engine) as session:
             published = publish_directory(session, settings.procedures_dir)
+            users.import_directory(session, settings.users_file, events.SYSTEM)
+            session.commit()
             return [f"{row.name} v{row.version}" for row, _ in published]
     finally:
         engine.dispose()
@@ -82,10 +86,12 @@ def run_demo(console: Console, keep_running: bool, requests_dir: Path | None) ->
         console.print(f"[bold red]error:[/] {exc}")
         return 1
     try:
-        cases = _submit_all(requests)
-        waiting = _follow(cases, stack, console, "agent steps")
-        _approve_all(waiting, settings, console)
-        finished = _follow(cases, stack, console, "delivery")
+        people = _demo_people(settings)
+        clerk = people[DEMO_CLERK]
+        cases = _submit_all(requests, clerk)
+        waiting = _follow(cases, stack, console, "agent steps", clerk)
+        _approve_all(waiting, people, console)
+        finished = _follow(cases, stack, console, "delivery", clerk)
         for case in finished:
             client.print_case(case, console)
         failed = [c["reference"] for c in finished if c["status"] != "completed"]
@@ -151,26 +157,55 @@ def _report_egress(console: Console) -> None:
     )
 
 
-def _submit_all(requests: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+DEMO_CLERK = "amina"
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    name: str
+    groups: frozenset[str]
+    token: str
+
+
+def _demo_people(settings: Settings) -> dict[str, DemoPerson]:
+    """The clerk and the supervisors the demo plays, each with an API token made for this run
+    (valid one day), as ops would make them with ``idara tokens create``."""
+    engine = make_engine(settings.effective_database_url)
+    people = {}
+    try:
+        with Session(engine) as session:
+            for user in users.list_users(session):
+                if user.disabled or not (user.name == DEMO_CLERK or "supervisor" in user.roles):
+                    continue
+                _, token = users.create_token(session, user.name, "demo", events.SYSTEM, 1)
+                people[user.name] = DemoPerson(user.name, frozenset(user.groups), token)
+            session.commit()
+    finally:
+        engine.dispose()
+    if DEMO_CLERK not in people:
+        raise StackError(f"the demo files its requests as {DEMO_CLERK}, who is not an active user")
+    return people
+
+
+def _submit_all(
+    requests: list[tuple[str, dict[str, Any]]], clerk: DemoPerson
+) -> list[dict[str, Any]]:
     run = uuid.uuid4().hex[:8]
-    return [client.submit(body, idempotency_key=f"demo-{run}-{name}") for name, body in requests]
+    return [client.submit(body, f"demo-{run}-{name}", clerk.token) for name, body in requests]
 
 
-def _approve_all(cases: list[dict[str, Any]], settings: Settings, console: Console) -> None:
+def _approve_all(
+    cases: list[dict[str, Any]], people: dict[str, DemoPerson], console: Console
+) -> None:
     """Play the supervisors: each approval is decided by a supervisor of its group, over HTTP."""
-    people = load_directory(settings.users_file)
-    deciders = {
-        group: actor.name
-        for actor in people.values()
-        if actor.has_role("supervisor")
-        for group in actor.groups
-    }
+    deciders = {group: person for person in people.values() for group in person.groups}
     waiting = {c["id"] for c in cases if c["status"] == "awaiting_approval"}
-    for group, user in sorted(deciders.items()):
-        for item in client.inbox(user):
+    for group, person in sorted(deciders.items()):
+        user = person.name
+        for item in client.inbox(person.token):
             if item["case_id"] not in waiting or item["group"] != group:
                 continue
-            client.decide(item["id"], user, {"decision": "approve", "reason": "demo"})
+            client.decide(item["id"], {"decision": "approve", "reason": "demo"}, person.token)
             waiting.discard(item["case_id"])
             console.print(
                 f"  [green]✓[/] {item['case_reference']}: {item['step']} approved by {user} "
@@ -179,7 +214,7 @@ def _approve_all(cases: list[dict[str, Any]], settings: Settings, console: Conso
 
 
 def _follow(
-    cases: list[dict[str, Any]], stack: Stack, console: Console, label: str
+    cases: list[dict[str, Any]], stack: Stack, console: Console, label: str, clerk: DemoPerson
 ) -> list[dict[str, Any]]:
     """Show progress until every case has ended or waits for a person."""
     total_steps = sum(len(case["steps"]) for case in cases)
@@ -193,7 +228,7 @@ def _follow(
         bar = progress.add_task(label, total=total_steps)
         while True:
             stack.check_alive()
-            current = [client.get_case(case["id"]) for case in cases]
+            current = [client.get_case(case["id"], clerk.token) for case in cases]
             done = sum(
                 1 for case in current for step in case["steps"] if step["status"] in DONE_STEPS
             )

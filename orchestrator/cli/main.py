@@ -16,10 +16,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from orchestrator import telemetry
+from orchestrator.auth import log_masking
+from orchestrator.cli.options import TokenOpt
 from orchestrator.sovereignty import egress
 
 telemetry.disable()
 egress.install()
+log_masking.install()
 
 app = typer.Typer(
     help="idara: sovereign agentic automation for public administrations.",
@@ -31,12 +34,14 @@ err = Console(stderr=True)
 
 
 def _add_subcommands() -> None:
-    from orchestrator.cli import approvals, audit, procedures, sovereignty
+    from orchestrator.cli import approvals, audit, procedures, sovereignty, users
 
     app.add_typer(procedures.app, name="procedures")
     app.add_typer(approvals.app, name="approvals")
     app.add_typer(audit.app, name="audit")
     app.add_typer(sovereignty.app, name="sovereignty")
+    app.add_typer(users.users_app, name="users")
+    app.add_typer(users.tokens_app, name="tokens")
 
 
 _add_subcommands()
@@ -102,6 +107,7 @@ def submit(
     idempotency_key: Annotated[
         str | None, typer.Option(help="Makes a retry return the same case")
     ] = None,
+    token: TokenOpt = None,
 ) -> None:
     """File a request with a running API: {"procedure", "text", "language", "applicant"}."""
     from orchestrator.cli import client
@@ -113,35 +119,39 @@ def submit(
         _fail(f"cannot read a JSON request from {file}: {exc}")
         return
     try:
-        case = client.submit(body, idempotency_key)
+        case = client.submit(body, idempotency_key, token)
         console.print(
             f"case [bold]{case['reference']}[/] ({case['id']}) {case['status']}: {case['url']}"
         )
         if wait:
-            case = client.wait_for(case["id"], console)
+            case = client.wait_for(case["id"], console, token=token)
             client.print_case(case, console)
     except client.ApiError as exc:
         _fail(str(exc))
 
 
 @app.command()
-def status(case_id: Annotated[str, typer.Argument(help="Case id or reference")]) -> None:
+def status(
+    case_id: Annotated[str, typer.Argument(help="Case id or reference")], token: TokenOpt = None
+) -> None:
     """Show a case's status and every step's result."""
     from orchestrator.cli import client
 
     try:
-        client.print_case(client.get_case(case_id), console)
+        client.print_case(client.get_case(case_id, token), console)
     except client.ApiError as exc:
         _fail(str(exc))
 
 
 @app.command()
-def resume(case_id: Annotated[str, typer.Argument(help="Case id or reference")]) -> None:
+def resume(
+    case_id: Annotated[str, typer.Argument(help="Case id or reference")], token: TokenOpt = None
+) -> None:
     """Run a failed case again from its failed step (the finished steps are not re-run)."""
     from orchestrator.cli import client
 
     try:
-        case = client.resume(case_id)
+        case = client.resume(case_id, token)
     except client.ApiError as exc:
         _fail(str(exc))
         return
@@ -152,12 +162,13 @@ def resume(case_id: Annotated[str, typer.Argument(help="Case id or reference")])
 def cancel(
     case_id: Annotated[str, typer.Argument(help="Case id or reference")],
     reason: Annotated[str | None, typer.Option(help="Why, for the record")] = None,
+    token: TokenOpt = None,
 ) -> None:
     """Cancel a case that has not ended; its open approvals are withdrawn."""
     from orchestrator.cli import client
 
     try:
-        case = client.cancel(case_id, reason)
+        case = client.cancel(case_id, reason, token)
     except client.ApiError as exc:
         _fail(str(exc))
         return

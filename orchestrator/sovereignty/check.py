@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from agents.errors import ModelUnavailableError
 from agents.manifest import load_manifest, verified_model_path
 from orchestrator import telemetry
-from orchestrator.settings import Settings
+from orchestrator.settings import Settings, default_secrets
 from orchestrator.sovereignty import egress
 
 PROBE = ("192.0.2.1", 9)
@@ -34,6 +34,7 @@ def run(settings: Settings) -> list[Line]:
     return [
         *_telemetry(),
         *_endpoints(settings),
+        _secrets(settings),
         *_models(settings),
         _guard_refuses(),
         _no_attempts(),
@@ -80,6 +81,15 @@ def _endpoints(settings: Settings) -> list[Line]:
         detail = where if ok else f"{where} is neither loopback nor in IDARA_INTERNAL_HOSTS"
         lines.append(Line("PASS" if ok else "FAIL", f"endpoint: {what}", detail))
     return lines
+
+
+def _secrets(settings: Settings) -> Line:
+    """Default secrets are refused outright in production; elsewhere they are shown here."""
+    problems = default_secrets(settings)
+    if not problems:
+        return Line("PASS", "secrets", f"no default or missing secret ({settings.environment})")
+    status = "FAIL" if settings.environment == "production" else "WARN"
+    return Line(status, "secrets", f"{'; '.join(problems)} ({settings.environment})")
 
 
 def _internal(host: str) -> bool:

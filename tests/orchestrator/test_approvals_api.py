@@ -18,6 +18,7 @@ from orchestrator.engine import executors, state
 from orchestrator.engine.deadlines import check_deadlines
 from orchestrator.procedures.schemas import DeliverStep, HumanApprovalStep
 from orchestrator.procedures.service import parse_definition, publish
+from tests.orchestrator.conftest import NOBODY, SignedIn
 
 PROCEDURE = """\
 name: approval-test
@@ -46,10 +47,10 @@ DRAFT = {
     "letter": "Madame,\n\nNous avons reçu votre demande.",
     "language": "fr",
 }
-YOUSSEF = {"X-Idara-User": "youssef"}  # supervisor, groups reception and civil-status
-SALMA = {"X-Idara-User": "salma"}  # supervisor, economic-affairs
-KARIM = {"X-Idara-User": "karim"}  # supervisor, directorate (the escalation target)
-AMINA = {"X-Idara-User": "amina"}  # clerk
+YOUSSEF = SignedIn("youssef")  # supervisor, groups reception and civil-status
+SALMA = SignedIn("salma")  # supervisor, economic-affairs
+KARIM = SignedIn("karim")  # supervisor, directorate (the escalation target)
+AMINA = SignedIn("amina")  # clerk
 
 
 def _publish() -> None:
@@ -91,10 +92,11 @@ def test_a_case_at_an_approval_waits_in_the_supervisors_inbox(api: TestClient) -
 
 def test_who_may_see_and_decide(api: TestClient) -> None:
     _, approval_id = _to_approval(api)
-    assert api.get("/api/v1/approvals").status_code == 401
-    assert api.get("/api/v1/approvals", headers={"X-Idara-User": "mallory"}).status_code == 401
+    assert api.get("/api/v1/approvals", headers=NOBODY).status_code == 401
+    unknown = {"Authorization": "Bearer idara_000000000000_" + "x" * 43}
+    assert api.get("/api/v1/approvals", headers=unknown).status_code == 401
     clerk = api.get("/api/v1/approvals", headers=AMINA)
-    assert clerk.status_code == 403 and "not a supervisor" in clerk.json()["detail"]
+    assert clerk.status_code == 403 and "decide_approvals" in clerk.json()["detail"]
     wrong_group = api.post(
         f"/api/v1/approvals/{approval_id}", json={"decision": "approve"}, headers=SALMA
     )

@@ -207,9 +207,9 @@ def test_a_concurrent_retry_with_the_same_key_returns_the_first_case(
     real = service._by_idempotency_key
     calls: list[str] = []
 
-    def not_yet_committed(session: Any, key: str, digest: str) -> Any:
+    def not_yet_committed(session: Any, key: str, digest: str, actor: Any) -> Any:
         calls.append(key)
-        return None if len(calls) == 1 else real(session, key, digest)
+        return None if len(calls) == 1 else real(session, key, digest, actor)
 
     monkeypatch.setattr(service, "_by_idempotency_key", not_yet_committed)
     retry = api.post("/api/v1/cases", json=_body(), headers={"Idempotency-Key": "K-race"})

@@ -30,6 +30,7 @@ from orchestrator.cli.stack import DEFAULT_MODEL, Stack
 from orchestrator.procedures.schemas import ProcedureDefinition
 from orchestrator.settings import SEEDS_DIR, Settings
 from tests.conftest import _create_database, _drop_database, free_port
+from tests.orchestrator.conftest import signed_in
 from tests.orchestrator.test_end_to_end import publish_on
 
 pytestmark = pytest.mark.slow
@@ -56,8 +57,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             pytest.fail("IDARA_TEST_POSTGRES_URL must be set under CI")
         pytest.skip("set IDARA_TEST_POSTGRES_URL: the chaos tests drop database connections")
     url, name = _create_database(server)
-    previous = os.environ.get("IDARA_REDISPATCH_AFTER_S")
-    os.environ["IDARA_REDISPATCH_AFTER_S"] = REDISPATCH_AFTER_S  # reaches every child process
+    # These reach every child process. The 48 racing filings come from one clerk: the per-user
+    # rate limit is not what these tests are about.
+    chaos_env = {
+        "IDARA_REDISPATCH_AFTER_S": REDISPATCH_AFTER_S,
+        "IDARA_SUBMISSIONS_PER_MINUTE": "1000000",
+    }
+    previous = {key: os.environ.get(key) for key in chaos_env}
+    os.environ.update(chaos_env)
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("stack-chaos"),
         database_url=url,
@@ -76,14 +83,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             stack.stop()
     finally:
         _drop_database(server, name)
-        if previous is None:
-            os.environ.pop("IDARA_REDISPATCH_AFTER_S", None)
-        else:
-            os.environ["IDARA_REDISPATCH_AFTER_S"] = previous
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _api(stack: Stack) -> str:
     return stack.settings.api_base_url
+
+
+def _clerk(stack: Stack) -> dict[str, str]:
+    return signed_in(stack.settings, "amina")
 
 
 def _submit(stack: Stack, count: int, label: str) -> list[str]:
@@ -94,7 +106,7 @@ def _submit(stack: Stack, count: int, label: str) -> list[str]:
         response = httpx.post(
             f"{_api(stack)}/api/v1/cases",
             json=body,
-            headers={"Idempotency-Key": f"{label}-{n}"},
+            headers={"Idempotency-Key": f"{label}-{n}", **_clerk(stack)},
             timeout=10,
         )
         assert response.status_code == 201, response.text
@@ -103,7 +115,10 @@ def _submit(stack: Stack, count: int, label: str) -> list[str]:
 
 
 def _cases(stack: Stack, ids: list[str]) -> list[dict[str, Any]]:
-    return [httpx.get(f"{_api(stack)}/api/v1/cases/{i}", timeout=10).json() for i in ids]
+    return [
+        httpx.get(f"{_api(stack)}/api/v1/cases/{i}", headers=_clerk(stack), timeout=10).json()
+        for i in ids
+    ]
 
 
 def _wait_for_a_running_step(stack: Stack, ids: list[str], timeout_s: float = 120) -> None:
@@ -264,7 +279,7 @@ def test_sigterm_on_the_api_finishes_the_requests_in_flight(stack: Stack) -> Non
             response = httpx.post(
                 f"{_api(stack)}/api/v1/cases",
                 json=body,
-                headers={"Idempotency-Key": key},
+                headers={"Idempotency-Key": key, **_clerk(stack)},
                 timeout=30,
             )
             answers[key] = response.status_code

@@ -32,6 +32,7 @@ from orchestrator.procedures.schemas import ProcedureDefinition
 from orchestrator.procedures.service import publish
 from orchestrator.settings import SEEDS_DIR, Settings
 from tests.conftest import _create_database, _drop_database, free_port
+from tests.orchestrator.conftest import signed_in
 
 pytestmark = pytest.mark.slow
 
@@ -132,15 +133,21 @@ def _api(stack: Stack) -> str:
     return stack.settings.api_base_url
 
 
+def clerk(stack: Stack) -> dict[str, str]:
+    """Signed in as amina, the clerk who files the cases."""
+    return signed_in(stack.settings, "amina")
+
+
 def submit(stack: Stack, body: dict[str, Any], key: str | None = None) -> dict[str, Any]:
-    headers = {"Idempotency-Key": key} if key else {}
+    headers = {"Idempotency-Key": key, **clerk(stack)} if key else clerk(stack)
     response = httpx.post(f"{_api(stack)}/api/v1/cases", json=body, headers=headers, timeout=10)
     assert response.status_code in (200, 201), response.text
     return response.json()  # type: ignore[no-any-return]
 
 
 def get_case(stack: Stack, case_id: str) -> dict[str, Any]:
-    return httpx.get(f"{_api(stack)}/api/v1/cases/{case_id}", timeout=10).json()  # type: ignore[no-any-return]
+    url = f"{_api(stack)}/api/v1/cases/{case_id}"
+    return httpx.get(url, headers=clerk(stack), timeout=10).json()  # type: ignore[no-any-return]
 
 
 def wait_all(stack: Stack, ids: list[str], timeout_s: float = 420) -> list[dict[str, Any]]:
@@ -160,7 +167,7 @@ def wait_all(stack: Stack, ids: list[str], timeout_s: float = 420) -> list[dict[
 
 def decide(stack: Stack, case_id: str, user: str, body: dict[str, Any]) -> dict[str, Any]:
     """Decide the case's approval as ``user``, found in that user's inbox, over HTTP."""
-    headers = {"X-Idara-User": user}
+    headers = signed_in(stack.settings, user)
     inbox = httpx.get(f"{_api(stack)}/api/v1/approvals", headers=headers, timeout=10).json()
     (item,) = [i for i in inbox["items"] if i["case_id"] == case_id]
     response = httpx.post(
@@ -183,10 +190,10 @@ def assert_delivered(stack: Stack, case: dict[str, Any], expected_text: str) -> 
     """The document exists on disk, is served over HTTP, and says what it should."""
     assert case["status"] == "completed", case["error"]
     (document,) = case["documents"]
-    pdf = httpx.get(document["pdf_url"].replace(stack.settings.api_base_url, _api(stack)))
+    pdf = httpx.get(document["pdf_url"], headers=clerk(stack))
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert Path(document["path"]).read_bytes() == pdf.content
-    page = html.unescape(httpx.get(document["html_url"]).text)
+    page = html.unescape(httpx.get(document["html_url"], headers=clerk(stack)).text)
     assert case["reference"] in page and expected_text in page
 
 
@@ -238,7 +245,7 @@ def assert_audited(stack: Stack, case: dict[str, Any]) -> None:
     """The auditor's timeline of a finished triage case: every step started and finished in
     order, on the real model and node, and the approval with who decided."""
     timeline = httpx.get(
-        f"{_api(stack)}/api/v1/audit/cases/{case['id']}", headers={"X-Idara-User": "omar"}
+        f"{_api(stack)}/api/v1/audit/cases/{case['id']}", headers=signed_in(stack.settings, "omar")
     ).json()
     events = timeline["events"]
     kinds = [e["kind"] for e in events]
@@ -278,6 +285,8 @@ def test_sample_requests_complete_on_postgresql(on_postgres: Stack) -> None:
 
 def test_cli_submit_and_status(base: Stack, tmp_path: Path) -> None:
     env = {**base.env(), "IDARA_API_PORT": str(base.settings.api_port), "COLUMNS": "250"}
+    env["IDARA_TOKEN"] = clerk(base)["Authorization"].removeprefix("Bearer ")
+    supervisor = signed_in(base.settings, "youssef")["Authorization"].removeprefix("Bearer ")
     cli = [sys.executable, "-m", "orchestrator.cli.main"]
     sample = str(SAMPLES[0])
 
@@ -288,12 +297,12 @@ def test_cli_submit_and_status(base: Stack, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "awaiting_approval" in done.stdout and "letter" in done.stdout
     reference = done.stdout.split("case ")[1].split()[0]
-    listed = run("approvals", "list", "--as", "youssef")
+    listed = run("approvals", "list", "--token", supervisor)
     assert listed.returncode == 0 and reference in listed.stdout, listed.stderr
     approval_id = next(line.split()[1] for line in listed.stdout.splitlines() if reference in line)
-    refused = run("approvals", "decide", approval_id, "reject", "--as", "youssef")
+    refused = run("approvals", "decide", approval_id, "reject", "--token", supervisor)
     assert refused.returncode == 1 and "needs a reason" in refused.stderr
-    approved = run("approvals", "decide", approval_id, "approve", "--as", "youssef")
+    approved = run("approvals", "decide", approval_id, "approve", "--token", supervisor)
     assert approved.returncode == 0, approved.stderr
     (case,) = wait_all(base, [reference])
     assert case["status"] == "completed"
@@ -429,7 +438,9 @@ def test_resume_reruns_only_the_failed_step(
         node = Stack(settings, models=["flaky"])
         node.start_worker()
         node.wait_for_worker()
-        resumed = httpx.post(f"{_api(base)}/api/v1/cases/{failed['id']}/resume", timeout=10)
+        resumed = httpx.post(
+            f"{_api(base)}/api/v1/cases/{failed['id']}/resume", headers=clerk(base), timeout=10
+        )
         assert resumed.status_code == 200 and resumed.json()["status"] == "queued"
         (waiting,) = wait_all(base, [failed["id"]])
         (done,) = approve_and_finish(base, [waiting], "youssef")
@@ -464,7 +475,9 @@ def test_reject_edit_and_a_new_version_leaves_running_cases_on_theirs(base: Stac
     assert_delivered(base, edited, "Réf. corrigée.")
     new_case = submit(base, body)
     assert new_case["procedure_version"] == 3 and len(new_case["steps"]) == 4
-    httpx.post(f"{_api(base)}/api/v1/cases/{new_case['id']}/cancel", timeout=10)
+    httpx.post(
+        f"{_api(base)}/api/v1/cases/{new_case['id']}/cancel", headers=clerk(base), timeout=10
+    )
 
 
 def test_no_process_of_the_stack_tried_to_leave_the_premises(base: Stack) -> None:

@@ -34,6 +34,7 @@ from orchestrator.db import make_engine, session_scope
 from orchestrator.procedures.service import parse_definition, publish
 from orchestrator.settings import Settings, get_settings
 from tests.conftest import free_port
+from tests.orchestrator.conftest import signed_in
 
 BODY = {"procedure": "citizen-request-triage", "text": "Je demande un extrait.", "language": "fr"}
 
@@ -214,7 +215,9 @@ steps:
 def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """Redis, Prefect, the API and the engine on SQLite, and no model worker. The admission
     settings are not among those Stack.env() exports, so they reach the API through the
-    environment the children inherit."""
+    environment the children inherit. The flood comes from one clerk, so the per-user rate
+    limit (tested in tests/orchestrator/auth) is lifted: this test is about the node-wide ones."""
+    monkeypatch.setenv("IDARA_SUBMISSIONS_PER_MINUTE", "1000000")
     monkeypatch.setenv("IDARA_MAX_QUEUED_CASES", str(MAX_QUEUED))
     monkeypatch.setenv("IDARA_MAX_INFLIGHT_REQUESTS", str(MAX_INFLIGHT))
     settings = Settings(
@@ -248,7 +251,9 @@ def _rss_mb(pid: int) -> float:
     raise AssertionError(f"no VmRSS for process {pid}")
 
 
-async def _flood(base_url: str, api_pid: int) -> tuple[list[list[tuple[int, Any]]], float]:
+async def _flood(
+    base_url: str, api_pid: int, headers: dict[str, str]
+) -> tuple[list[list[tuple[int, Any]]], float]:
     """Fire every submission at once; a refused one comes back once after its Retry-After
     (spread by up to 2 s), with the same Idempotency-Key, as a client would. Return the answers
     (status, Retry-After and body, or the transport error) of each submission's attempts, and
@@ -264,7 +269,7 @@ async def _flood(base_url: str, api_pid: int) -> tuple[list[list[tuple[int, Any]
 
     limits = httpx.Limits(max_connections=SUBMISSIONS, max_keepalive_connections=0)
     async with httpx.AsyncClient(
-        base_url=base_url, limits=limits, timeout=httpx.Timeout(120)
+        base_url=base_url, limits=limits, timeout=httpx.Timeout(120), headers=headers
     ) as client:
 
         async def attempt(body: dict[str, Any], key: str) -> tuple[int, Any]:
@@ -299,6 +304,10 @@ async def _flood(base_url: str, api_pid: int) -> tuple[list[list[tuple[int, Any]
     return list(results), peak
 
 
+def clerk(stack: Stack) -> dict[str, str]:
+    return signed_in(stack.settings, "amina")
+
+
 def _wait_completed(stack: Stack, expected: set[str], timeout_s: float) -> set[str]:
     """Poll the API until every accepted case has completed (or something else ended it)."""
     url = f"{stack.settings.api_base_url}/api/v1/cases"
@@ -308,7 +317,8 @@ def _wait_completed(stack: Stack, expected: set[str], timeout_s: float) -> set[s
         settled: dict[str, str] = {}
         for status in ("completed", "failed", "cancelled", "rejected"):
             params = {"procedure": "overload-check", "status": status, "limit": 500}
-            for item in httpx.get(url, params=params, timeout=30).json()["items"]:
+            answer = httpx.get(url, params=params, headers=clerk(stack), timeout=30)
+            for item in answer.json()["items"]:
                 settled[item["id"]] = status
         if set(settled) >= expected or time.monotonic() > deadline:
             return {case_id for case_id, status in settled.items() if status == "completed"}
@@ -322,10 +332,11 @@ def test_a_thousand_concurrent_submissions_are_accepted_and_completed_or_refused
     base_url = stack.settings.api_base_url
     api_pid = next(s.process.pid for s in stack.services if s.name == "api")
     for _ in range(5):  # warm up: imports, connection pool, first queries
-        assert httpx.get(f"{base_url}/api/v1/cases", timeout=30).status_code == 200
+        listed = httpx.get(f"{base_url}/api/v1/cases", headers=clerk(stack), timeout=30)
+        assert listed.status_code == 200
     rss_before = _rss_mb(api_pid)
     started = time.monotonic()
-    results, rss_peak = asyncio.run(_flood(base_url, api_pid))
+    results, rss_peak = asyncio.run(_flood(base_url, api_pid, clerk(stack)))
     flood_s = time.monotonic() - started
     rss_after = _rss_mb(api_pid)
 

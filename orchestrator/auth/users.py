@@ -1,0 +1,173 @@
+"""People and their credentials: add, disable, passwords, tokens, sign-in. Every change is an
+audit entry in the same transaction; no password or token ever goes into one."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+from sqlmodel import Session, col, select
+
+from orchestrator.audit import chain
+from orchestrator.auth import passwords, tokens
+from orchestrator.auth.directory import ROLES, Actor, load_directory
+from orchestrator.auth.models import ApiToken, User
+from orchestrator.errors import Conflict, InvalidInput, NotFound, Unauthorized
+
+NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+LOGIN_FAILED = "wrong user name or password"
+
+
+def actor_of(user: User) -> Actor:
+    return Actor(
+        name=user.name,
+        display_name=user.display_name,
+        roles=frozenset(user.roles),
+        groups=frozenset(user.groups),
+        unit=user.unit,
+    )
+
+
+def get(session: Session, name: str) -> User:
+    user = session.get(User, name)
+    if user is None:
+        raise NotFound(f"no user {name!r}; `idara users list` shows who exists")
+    return user
+
+
+def add(
+    session: Session,
+    name: str,
+    display_name: str,
+    roles: list[str],
+    by: str,
+    groups: list[str] | None = None,
+    unit: str | None = None,
+    password: str | None = None,
+) -> User:
+    if not NAME.fullmatch(name):
+        raise InvalidInput(
+            f"{name!r} is not a user name: use 1-64 lowercase letters, digits, '.', '_' or '-'"
+        )
+    unknown = sorted(set(roles) - set(ROLES))
+    if not roles or unknown:
+        raise InvalidInput(f"roles must be among {', '.join(ROLES)} (got {', '.join(roles)})")
+    if session.get(User, name) is not None:
+        raise Conflict(f"user {name!r} exists already")
+    user = User(
+        name=name,
+        display_name=display_name or name,
+        roles=sorted(set(roles)),
+        groups=sorted(set(groups or [])),
+        unit=unit or None,
+        password_hash=_hashed(password) if password else None,
+    )
+    session.add(user)
+    session.flush()
+    chain.record(
+        session,
+        "user.added",
+        by,
+        {"user": name, "roles": user.roles, "groups": user.groups, "unit": user.unit},
+    )
+    return user
+
+
+def _hashed(password: str) -> str:
+    try:
+        return passwords.hash_password(password)
+    except passwords.WeakPassword as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
+def set_password(session: Session, name: str, password: str, by: str) -> None:
+    user = get(session, name)
+    user.password_hash = _hashed(password)
+    session.add(user)
+    session.flush()
+    chain.record(session, "user.password_set", by, {"user": name})
+
+
+def disable(session: Session, name: str, by: str) -> User:
+    """Disable a user: their tokens and sessions stop working at once."""
+    user = get(session, name)
+    if not user.disabled:
+        user.disabled = True
+        session.add(user)
+        session.flush()
+        chain.record(session, "user.disabled", by, {"user": name})
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.exec(select(User).order_by(col(User.name))).all())
+
+
+def import_directory(session: Session, path: Path, by: str) -> list[str]:
+    """Add the people of a directory file that the table does not hold yet; return their
+    names. People already there are left as they are (ops may have changed them)."""
+    added = []
+    for actor in load_directory(path).values():
+        if session.get(User, actor.name) is None:
+            add(
+                session,
+                actor.name,
+                actor.display_name,
+                sorted(actor.roles),
+                by,
+                groups=sorted(actor.groups),
+                unit=actor.unit,
+            )
+            added.append(actor.name)
+    return added
+
+
+def create_token(
+    session: Session, name: str, label: str, by: str, ttl_days: int | None = None
+) -> tuple[ApiToken, str]:
+    user = get(session, name)
+    if user.disabled:
+        raise Conflict(f"user {name!r} is disabled; enable them before creating a token")
+    ttl = timedelta(days=ttl_days) if ttl_days else None
+    row, token = tokens.issue(session, user, tokens.API, label, ttl)
+    session.flush()
+    chain.record(
+        session,
+        "token.created",
+        by,
+        {"user": name, "token": row.id, "label": label, "expires_in_days": ttl_days},
+    )
+    return row, token
+
+
+def revoke_token(session: Session, token_id: str, by: str) -> ApiToken:
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound(f"no token {token_id!r}; `idara tokens list` shows the token ids")
+    if row.revoked_at is None:
+        tokens.revoke(session, row)
+        session.flush()
+        chain.record(session, "token.revoked", by, {"user": row.user_name, "token": row.id})
+    return row
+
+
+def login(session: Session, name: str, password: str, ttl: timedelta) -> tuple[ApiToken, str]:
+    """Check a password and open a session; a failure says nothing about which part was wrong."""
+    user = session.get(User, name) if NAME.fullmatch(name) else None
+    ok = passwords.verify(user.password_hash if user else None, password)
+    if user is None or not ok or user.disabled:
+        reason = "disabled" if user is not None and ok else "bad credentials"
+        chain.record(session, "auth.login_failed", name[:64], {"reason": reason})
+        session.commit()
+        raise Unauthorized(LOGIN_FAILED)
+    row, token = tokens.issue(session, user, tokens.SESSION, "sign-in", ttl)
+    session.flush()
+    chain.record(session, "auth.login", name, {"session": row.id})
+    return row, token
+
+
+def logout(session: Session, row: ApiToken) -> None:
+    tokens.revoke(session, row)
+    session.flush()
+    chain.record(session, "auth.logout", row.user_name, {"session": row.id})
