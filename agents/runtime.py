@@ -12,7 +12,7 @@ from typing import Any
 
 import jsonschema
 
-from agents.errors import InvalidOutputError
+from agents.errors import InvalidOutputError, PromptError
 from agents.manifest import ModelEntry, verified_model_path
 
 
@@ -76,6 +76,7 @@ class LlamaRuntime:
     ) -> Generation:
         """Generate one JSON object that the grammar and then ``jsonschema`` both accept."""
         with self._lock:
+            self.refuse_control_tokens(messages)
             started = time.perf_counter()
             response = self._llm.create_chat_completion(
                 messages=messages,  # type: ignore[arg-type]
@@ -97,6 +98,26 @@ class LlamaRuntime:
             duration_ms=duration_ms,
             finish_reason=choice.get("finish_reason") or "",
         )
+
+    def refuse_control_tokens(self, messages: list[dict[str, str]]) -> None:
+        """Refuse a message whose text the tokenizer would read as control tokens.
+
+        llama-cpp-python renders the chat template and tokenizes the result with
+        ``special=True``, so text spelling a model's role markers (``<|im_start|>system`` for
+        ChatML, ``[INST]`` or ``<start_of_turn>`` for others) would open a real new turn: a
+        citizen's text in the system role. ``delimit_citizen_text`` removes the angle brackets
+        such markers need; this check holds for any model's markers: the text of each message
+        must tokenize the same whether special tokens are parsed or not.
+        """
+        for message in messages:
+            data = message["content"].encode("utf-8")
+            if self._llm.tokenize(data, add_bos=False, special=True) != self._llm.tokenize(
+                data, add_bos=False, special=False
+            ):
+                raise PromptError(
+                    f"the {message['role']} message holds text that model {self.entry.name} "
+                    "reads as its control tokens (chat-template markers); refused"
+                )
 
 
 def parse_json_output(text: str, schema: dict[str, Any], finish_reason: str) -> dict[str, Any]:

@@ -16,7 +16,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from agents.errors import AgentError
+import jsonschema
+
+from agents.errors import AgentError, InvalidOutputError
 from agents.language import SUPPORTED_LANGUAGES
 from agents.prompts import Prompt, delimit_citizen_text, load_prompt, messages_sha256
 from agents.runtime import Generation
@@ -263,19 +265,52 @@ def prompt_values(context: StepContext) -> dict[str, str]:
     }
 
 
-def run_step(runtime: Runtime, request: StepRequest) -> StepResult:
-    """Run one agent step on a loaded model and return its checked result."""
-    agent = AGENTS.get(request.agent)
-    if agent is None:
+def render_messages(request: StepRequest) -> tuple[Prompt, list[dict[str, str]]]:
+    """The step's prompt and the messages the model is sent: the prompt file's fixed system
+    text, then the user template with the citizen's text inside its delimiters. Applicant
+    fields and earlier outputs are never sent; the agent's code uses them after the model."""
+    if request.agent not in AGENTS:
         raise AgentError(f"unknown agent {request.agent!r}; known: {', '.join(sorted(AGENTS))}")
     if request.context.language not in SUPPORTED_LANGUAGES:
         raise AgentError(f"language {request.context.language!r} is not supported")
     prompt = _prompt(request.prompt, request.prompt_version)
-    messages = prompt.render(prompt_values(request.context))
+    return prompt, prompt.render(prompt_values(request.context))
+
+
+# Agents whose output is the model's answer, post-processed: it must still fit the schema.
+# Only the drafting agents return another shape (a letter built from a template).
+_SCHEMA_OUTPUT_AGENTS = frozenset(
+    name for name, fn in AGENTS.items() if fn not in (_draft_acknowledgement, _draft_letter)
+)
+
+
+def check_output(output: dict[str, Any], schema: dict[str, Any], what: str) -> None:
+    """Refuse an output that does not fit ``schema``.
+
+    ``run_step`` checks the model's answer itself rather than trusting the runtime to have
+    done it (a runtime is any object with ``generate_json``), and checks again what an agent's
+    code made of it: only schema-valid values (enums, patterns, lengths) reach the rules and
+    ``when`` conditions that route a case.
+    """
+    try:
+        jsonschema.validate(output, schema)
+    except jsonschema.ValidationError as exc:
+        raise InvalidOutputError(f"{what} does not match the schema: {exc.message}") from exc
+
+
+def run_step(runtime: Runtime, request: StepRequest, token_cap: int | None = None) -> StepResult:
+    """Run one agent step on a loaded model and return its checked result. The node's
+    ``token_cap`` bounds what one step may generate, whatever its procedure asks."""
+    prompt, messages = render_messages(request)  # refuses an unknown agent or language
+    agent = AGENTS[request.agent]
+    max_tokens = request.max_tokens or prompt.max_tokens
     generation = runtime.generate_json(
-        messages, prompt.schema, request.max_tokens or prompt.max_tokens
+        messages, prompt.schema, min(max_tokens, token_cap) if token_cap else max_tokens
     )
+    check_output(generation.output, prompt.schema, "model output")
     output, notes = agent(generation, request)
+    if request.agent in _SCHEMA_OUTPUT_AGENTS:
+        check_output(output, prompt.schema, f"the output of agent {request.agent}")
     canonical = json.dumps(output, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return StepResult(
         output=output,

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     node_pool: str = "default"
     llm_threads: int = Field(default=0, ge=0, description="0 = all cores")
     llm_context: int = Field(default=2048, ge=256)
+    max_step_tokens: int = Field(
+        default=1024, ge=16, description="Most tokens a node generates for one step"
+    )
     internal_hosts: str = Field(
         default="",
         description="Hosts beyond loopback that idara processes may connect to (comma-separated)",

@@ -10,6 +10,7 @@ from celery.signals import worker_process_init
 
 from agents.errors import AgentError
 from agents.steps import StepRequest, run_step
+from orchestrator.settings import get_settings
 from workers import node
 from workers.celery_app import ALIVE_TTL_S, alive_key, celery_app
 
@@ -55,7 +56,8 @@ def run_agent_step(self: Any, model: str, payload: dict[str, Any]) -> dict[str, 
         try:
             runtime = node.runtime_for(model)
             base["model_sha256"] = runtime.sha256
-            result = run_step(runtime, StepRequest.from_payload(payload))
+            request = StepRequest.from_payload(payload)
+            result = run_step(runtime, request, get_settings().max_step_tokens)
         except AgentError as exc:
             return {**base, "ok": False, "error": str(exc), "error_type": type(exc).__name__}
     return {**base, "ok": True, "result": result.to_payload()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +49,7 @@ def load_prompt(name: str, version: int) -> Prompt:
         raise PromptError(f"prompt {name}@v{version} not found ({path})")
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     try:
-        return Prompt(
+        prompt = Prompt(
             name=name,
             version=version,
             system=raw["system"].strip(),
@@ -58,11 +59,47 @@ def load_prompt(name: str, version: int) -> Prompt:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PromptError(f"prompt file {path} is malformed: {exc}") from exc
+    _check_roles(prompt, path)
+    return prompt
+
+
+def _check_roles(prompt: Prompt, path: Path) -> None:
+    """The system text is fixed (never templated) and the request has its place in the user
+    template: a prompt file that would move the citizen's text elsewhere is refused."""
+    if "$" in prompt.system:
+        raise PromptError(
+            f"prompt file {path}: the system text takes no placeholder; values, and the "
+            "citizen's request above all, go only into the user template"
+        )
+    if prompt.user.count("$request") != 1:
+        raise PromptError(f"prompt file {path}: the user template needs $request exactly once")
+
+
+# Every character a reader (person or model) could take for an angle bracket, mapped to the
+# single guillemets, which open no tag and no chat-template token.
+_ANGLES = str.maketrans(
+    {
+        **dict.fromkeys("<\uff1c\ufe64\u2329\u3008\u27e8", "\u2039"),
+        **dict.fromkeys(">\uff1e\ufe65\u232a\u3009\u27e9", "\u203a"),
+    }
+)
+# Unicode tag characters: an invisible copy of ASCII ("ASCII smuggling") that no request needs.
+_TAG_CHARACTERS = re.compile("[\U000e0000-\U000e007f]")
 
 
 def delimit_citizen_text(text: str) -> str:
-    """Wrap the citizen's text in delimiters it cannot close or reopen itself."""
-    cleaned = text.replace(_OPEN, "").replace(_CLOSE, "")
+    """Wrap the citizen's text in delimiters it cannot close or reopen itself.
+
+    Removing the two tags was not enough: a removal can rebuild them
+    (``</citizen_req</citizen_request>uest>``), a variant (``</CITIZEN_REQUEST>``, the same
+    in full-width brackets) reads as one to a model, and llama.cpp tokenizes the rendered
+    chat with ``special=True``, so a citizen's ``<|im_start|>system`` became the model's real
+    role token: their text in the system role. So the model's copy of the text holds no
+    angle bracket at all (each becomes a single guillemet, U+2039 or U+203A) and no invisible
+    tag character; nothing else changes (bidi marks and zero-width joiners are text in Arabic
+    and Persian) and the stored request stays as written.
+    """
+    cleaned = _TAG_CHARACTERS.sub("", text).translate(_ANGLES)
     return f"{_OPEN}\n{cleaned}\n{_CLOSE}"
 
 

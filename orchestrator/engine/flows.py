@@ -24,11 +24,12 @@ from orchestrator.cases.models import DONE_STEP_STATUSES, CaseStatus, CaseStep, 
 from orchestrator.db import session_scope, utcnow
 from orchestrator.engine import dispatch, executors, state
 from orchestrator.engine.executors import StepFailed
-from orchestrator.procedures.conditions import describe, holds
+from orchestrator.procedures.conditions import describe, holds, paths_of
 from orchestrator.procedures.schemas import (
     DeliverStep,
     HumanApprovalStep,
     LlmStep,
+    ProcedureDefinition,
     RuleStep,
     Step,
     ToolStep,
@@ -263,11 +264,10 @@ def _run_step(
 ) -> dict[str, Any] | str | None:
     """Run one step under its retry policy; ``None`` when its condition skips it."""
     assert step.id is not None
-    if spec.when is not None and not holds(spec.when, executors.namespace(run.case, outputs)):
+    reason = skip_reason(run.definition, spec, executors.namespace(run.case, outputs))
+    if reason is not None:
         with session_scope() as session:
-            state.skip_step(
-                session, step.id, f"skipped: the condition {describe(spec.when)} does not hold"
-            )
+            state.skip_step(session, step.id, reason)
         return None
     attempt = 1
     while True:
@@ -288,6 +288,52 @@ def _run_step(
                     f"{spec.retry.attempts} in {delay:.0f} s",
                 )
             time.sleep(delay)
+
+
+def skip_reason(definition: ProcedureDefinition, spec: Step, values: dict[str, Any]) -> str | None:
+    """Why the step is skipped (its ``when`` does not hold), or ``None`` when it runs.
+
+    A ``human_approval`` step is never skipped by a condition on what an agent produced: a
+    model's answer (which a citizen's text can sway) must not decide whether a person
+    approves. Such a condition is ignored and the approval is held; conditions on applicant
+    fields, the case, or outputs no agent feeds still apply.
+    """
+    if spec.when is None or holds(spec.when, values):
+        return None
+    if isinstance(spec, HumanApprovalStep) and approval_reads_agents(definition, spec):
+        return None
+    return f"skipped: the condition {describe(spec.when)} does not hold"
+
+
+def approval_reads_agents(definition: ProcedureDefinition, spec: HumanApprovalStep) -> list[str]:
+    """The paths of an approval's ``when`` that read an agent-derived output."""
+    derived = agent_derived_steps(definition)
+    return [p for p in paths_of(spec.when) if _output_step(p) in derived] if spec.when else []
+
+
+def agent_derived_steps(definition: ProcedureDefinition) -> set[str]:
+    """The steps whose output, or whether they ran, an agent's answer can change: every llm
+    and deliver step, and every rule or tool step that reads (or whose ``when`` reads) one of
+    those. An approval's output is a person's decision, never agent-derived."""
+    derived: set[str] = set()
+    for step in definition.steps:
+        if isinstance(step, HumanApprovalStep):
+            continue
+        reads = paths_of(step.when) if step.when is not None else []
+        if isinstance(step, RuleStep):
+            reads += [check.path for check in step.checks]
+        elif isinstance(step, ToolStep):
+            reads += list(step.args_from.values())
+        if isinstance(step, LlmStep | DeliverStep) or any(
+            _output_step(path) in derived for path in reads
+        ):
+            derived.add(step.name)
+    return derived
+
+
+def _output_step(path: str) -> str | None:
+    head, _, rest = path.partition(".")
+    return rest.split(".")[0] if head == "outputs" else None
 
 
 def _execute(

@@ -20,11 +20,12 @@ class FixedRuntime:
     def __init__(self, output: dict[str, Any]) -> None:
         self.output = output
         self.messages: list[dict[str, str]] = []
+        self.max_tokens = 0
 
     def generate_json(
         self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int
     ) -> Generation:
-        self.messages = messages
+        self.messages, self.max_tokens = messages, max_tokens
         return Generation(self.output, "", 10, 5, 50.0, "stop")
 
 
@@ -142,3 +143,16 @@ def test_prompt_files_declare_a_schema_and_token_cap() -> None:
 )
 def test_a_subject_line_loses_echoed_delimiters_and_labels(raw: str, clean: str) -> None:
     assert clean_subject(raw) == clean
+
+
+def test_the_node_token_cap_bounds_what_a_step_may_generate() -> None:
+    runtime = FixedRuntime({"department": "other", "urgency": "low"})
+    context = StepContext(text="x", language="en", reference="R-1", submitted_on="2026-11-23")
+    asked = StepRequest("classify", "triage/classify", 1, context, max_tokens=4096)
+    run_step(runtime, asked, token_cap=256)
+    assert runtime.max_tokens == 256  # the procedure asked for 4096
+    run_step(runtime, asked)
+    assert runtime.max_tokens == 4096
+    default = StepRequest("classify", "triage/classify", 1, context)
+    run_step(runtime, default, token_cap=1024)
+    assert runtime.max_tokens == load_prompt("triage/classify", 1).max_tokens  # 48, under the cap
