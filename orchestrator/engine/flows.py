@@ -67,11 +67,9 @@ def _as_text(value: Any) -> str:
     return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
 
 
-@task(name="llm-step", cache_policy=NONE, retries=0)
-def run_llm_step(case_id: str, step_id: int, spec: LlmStep, context: StepContext) -> dict[str, Any]:
-    """Send one step to the queue of a pool serving its model, wait, store the result."""
-    settings = get_settings()
-    request = StepRequest(
+def step_request(spec: LlmStep, context: StepContext) -> StepRequest:
+    """What a node is asked to run for an ``llm`` step."""
+    return StepRequest(
         agent=spec.agent,
         prompt=spec.prompt,
         prompt_version=spec.prompt_version,
@@ -79,6 +77,13 @@ def run_llm_step(case_id: str, step_id: int, spec: LlmStep, context: StepContext
         context=context,
         params=dict(spec.params),
     )
+
+
+@task(name="llm-step", cache_policy=NONE, retries=0)
+def run_llm_step(case_id: str, step_id: int, spec: LlmStep, context: StepContext) -> dict[str, Any]:
+    """Send one step to the queue of a pool serving its model, wait, store the result."""
+    settings = get_settings()
+    request = step_request(spec, context)
     payload = request.to_payload()
     with session_scope() as session:
         step = session.get(CaseStep, step_id)

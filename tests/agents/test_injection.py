@@ -139,15 +139,7 @@ def _run(attempt: dict[str, Any]) -> CaseRun:
 
 def _request(spec: LlmStep, context: StepContext) -> StepRequest:
     """The request ``flows.run_llm_step`` sends, after the node's payload round trip."""
-    request = StepRequest(
-        agent=spec.agent,
-        prompt=spec.prompt,
-        prompt_version=spec.prompt_version,
-        max_tokens=spec.max_tokens,
-        context=context,
-        params=dict(spec.params),
-    )
-    return StepRequest.from_payload(request.to_payload())
+    return StepRequest.from_payload(flows.step_request(spec, context).to_payload())
 
 
 def _fold(text: str) -> str:
