@@ -1,1 +1,2 @@
-"""Who is acting. Services receive an :class:`Actor`; routes get it from :data:`ActorDep`."""
+"""Who is acting, and may they. Routes declare one permission (``orchestrator.auth.deps``:
+``FileCase``, ``ReadCases``, …) and get the signed-in :class:`Actor`; services scope by it."""
