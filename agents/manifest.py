@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,10 @@ class ModelEntry:
     package: str | None = None
     license: str | None = None
     context: int = 2048
+    languages: tuple[str, ...] = ()
+    added_at: str | None = None
+    added_by: str | None = None
+    source: str | None = None
 
     def resolve_path(self, model_dir: Path) -> Path:
         """Where the file lives: inside an installed package, or under the model directory."""
@@ -43,41 +48,87 @@ def _package_dir(package: str, model: str) -> Path:
 
 
 def load_manifest(path: Path) -> dict[str, ModelEntry]:
+    """The manifest's entries, unverified (``agents.catalogue`` checks its signature)."""
+    return parse_manifest(read_manifest_bytes(path), path)
+
+
+def read_manifest_bytes(path: Path) -> bytes:
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        return path.read_bytes()
     except FileNotFoundError as exc:
         raise ModelUnavailableError(f"model manifest not found: {path}") from exc
-    except json.JSONDecodeError as exc:
+
+
+def parse_manifest(data: bytes, path: Path) -> dict[str, ModelEntry]:
+    """Entries by name from the manifest's bytes (``path`` only names it in errors)."""
+    try:
+        raw = json.loads(data.decode("utf-8"))
+        items = raw.get("models", [])
+        entries = {}
+        for item in items:
+            entry = _entry(item)
+            entries[entry.name] = entry
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelUnavailableError(f"model manifest {path} is not valid JSON: {exc}") from exc
-    entries = {}
-    for item in raw.get("models", []):
-        entry = ModelEntry(
-            name=item["name"],
-            file=item["file"],
-            sha256=item["sha256"].lower(),
-            size=item.get("size"),
-            package=item.get("package"),
-            license=item.get("license"),
-            context=int(item.get("context", 2048)),
-        )
-        entries[entry.name] = entry
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise ModelUnavailableError(f"model manifest {path} is malformed: {exc}") from exc
     return entries
 
 
-def sha256_file(path: Path) -> str:
+def _entry(item: dict[str, object]) -> ModelEntry:
+    return ModelEntry(
+        name=str(item["name"]),
+        file=str(item["file"]),
+        sha256=str(item["sha256"]).lower(),
+        size=_optional_int(item.get("size")),
+        package=_optional_str(item.get("package")),
+        license=_optional_str(item.get("license")),
+        context=int(str(item.get("context", 2048))),
+        languages=tuple(str(code) for code in _list(item.get("languages"))),
+        added_at=_optional_str(item.get("added_at")),
+        added_by=_optional_str(item.get("added_by")),
+        source=_optional_str(item.get("source")),
+    )
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _optional_int(value: object) -> int | None:
+    return None if value is None else int(str(value))
+
+
+def _list(value: object) -> list[object]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"languages is a list of codes, not {value!r}")
+    return value
+
+
+Progress = Callable[[int], None]
+"""Told how many more bytes were read (a progress bar's ``advance``)."""
+
+
+def sha256_file(path: Path, progress: Progress | None = None) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
+            if progress:
+                progress(len(chunk))
     return digest.hexdigest()
 
 
-def verified_model_path(entry: ModelEntry, model_dir: Path) -> Path:
+def verified_model_path(
+    entry: ModelEntry, model_dir: Path, progress: Progress | None = None
+) -> Path:
     """Return the model's path only if the file exists and its sha256 matches the manifest."""
     path = entry.resolve_path(model_dir)
     if not path.is_file():
         raise ModelUnavailableError(f"model {entry.name!r}: file not found at {path}")
-    actual = sha256_file(path)
+    actual = sha256_file(path, progress)
     if actual != entry.sha256:
         raise ModelUnavailableError(
             f"model {entry.name!r}: sha256 mismatch for {path}: manifest expects "

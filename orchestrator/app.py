@@ -19,11 +19,13 @@ from orchestrator import telemetry
 from orchestrator.admission import AdmissionMiddleware, BodyTooLarge
 from orchestrator.approvals.router import router as approvals_router
 from orchestrator.audit.router import router as audit_router
-from orchestrator.auth import log_masking
+from orchestrator.auth import admin, log_masking
 from orchestrator.auth.router import router as auth_router
 from orchestrator.cases.router import router as cases_router
 from orchestrator.db import get_engine
 from orchestrator.errors import IdaraError
+from orchestrator.metrics import router as metrics_router
+from orchestrator.nodes.router import router as nodes_router
 from orchestrator.procedures.router import router as procedures_router
 from orchestrator.settings import get_settings
 from orchestrator.sovereignty import egress
@@ -44,10 +46,14 @@ def create_app() -> FastAPI:
         description="Sovereign, on-premises agentic automation for public administrations.",
     )
     app.include_router(auth_router)
+    app.include_router(admin.router)
+    app.include_router(admin.tokens_router)
     app.include_router(cases_router)
     app.include_router(procedures_router)
     app.include_router(approvals_router)
     app.include_router(audit_router)
+    app.include_router(nodes_router)
+    app.include_router(metrics_router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_middleware(
         AdmissionMiddleware,

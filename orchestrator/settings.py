@@ -36,14 +36,49 @@ class Settings(BaseSettings):
         default=None, description="Delivered documents (HTML, PDF); empty = data_dir/documents"
     )
     deadline_check_s: float = Field(default=60.0, gt=0, description="Deadline flow interval")
-    model_manifest: Path = Field(default=SEEDS_DIR / "models" / "manifest.json")
-    model_dir: Path = Field(default=Path(".idara/models"), description="Local GGUF files")
+    # --- the signed model catalogue (docs/models.md) ---
+    model_manifest: Path | None = Field(
+        default=None,
+        description="Signed model catalogue; empty = data_dir/models/manifest.json "
+        "(made from seeds/models/manifest.json on the first start)",
+    )
+    model_dir: Path | None = Field(
+        default=None, description="Local GGUF files; empty = data_dir/models"
+    )
+    ops_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 key signing the catalogue; empty = data_dir/keys/ops.key "
+        "(its public half is written beside it as ops.pub)",
+    )
+    model_verifier_keys: str = Field(
+        default="",
+        description="Verifier keys whose catalogue signature a node accepts (comma-separated); "
+        "empty = the ops.pub beside ops_key_file",
+    )
     max_request_chars: int = Field(default=8000, ge=1)
     step_timeout_s: float = Field(default=600.0, gt=0)
     engine_poll_s: float = Field(default=0.25, gt=0)
     engine_max_parallel_cases: int = Field(default=4, ge=1)
     node_name: str = Field(default="", description="Empty = hostname")
     node_pool: str = "default"
+    node_labels: str = Field(default="", description="A node's labels: gpu,site=rabat")
+    control_plane_url: str = Field(
+        default="", description="The API a node registers with; empty = api_base_url"
+    )
+    join_token: str = Field(default="", description="The token a node registers with")
+    node_heartbeat_s: float = Field(default=5.0, gt=0, description="A node's heartbeat interval")
+    node_not_ready_after_s: float = Field(
+        default=15.0, gt=0, description="A node is not_ready after this long without a heartbeat"
+    )
+    node_register_timeout_s: float = Field(
+        default=180.0, gt=0, description="How long a starting node retries reaching the API"
+    )
+    node_metrics_port: int = Field(
+        default=9391, ge=0, le=65535, description="A node's Prometheus metrics port; 0 = off"
+    )
+    node_metrics_host: str = Field(
+        default="127.0.0.1", description="Address a node's metrics port is bound to"
+    )
     llm_threads: int = Field(default=0, ge=0, description="0 = all cores")
     llm_context: int = Field(default=2048, ge=256)
     max_step_tokens: int = Field(
@@ -77,6 +112,43 @@ class Settings(BaseSettings):
         default=30, ge=1, description="Cases one user may file per minute; more get 429"
     )
     session_hours: float = Field(default=8.0, gt=0, description="How long a sign-in lasts")
+    # --- optional OpenID Connect sign-in (orchestrator/auth/oidc.py, docs/security.md) ---
+    oidc_issuer: str = Field(
+        default="", description="Issuer URL of the on-premises OpenID Connect provider; empty = off"
+    )
+    oidc_client_id: str = Field(default="idara", description="idara's client id at the provider")
+    oidc_client_secret: str = Field(
+        default="", description="idara's client secret (client_secret_basic); empty = public client"
+    )
+    oidc_redirect_url: str = Field(
+        default="",
+        description="Callback URL registered at the provider; "
+        "empty = public URL + /api/v1/auth/oidc/callback",
+    )
+    oidc_scopes: str = Field(
+        default="openid profile email", description="Scopes asked for (space-separated)"
+    )
+    oidc_roles_claim: str = Field(
+        default="realm_access.roles",
+        description="Dotted path of the ID token claim listing roles (Keycloak's realm roles)",
+    )
+    oidc_groups_claim: str = Field(
+        default="groups", description="Dotted path of the claim listing approval groups"
+    )
+    oidc_unit_claim: str = Field(default="unit", description="Dotted path of the unit claim")
+    oidc_after_login: str = Field(
+        default="/api/v1/auth/me", description="Where the browser goes after signing in"
+    )
+    oidc_ca_file: Path | None = Field(
+        default=None,
+        description="CA bundle that signs the provider's TLS certificate; empty = system CAs",
+    )
+    login_failures_allowed: int = Field(
+        default=5, ge=1, description="Failed sign-ins in a row before a name is locked"
+    )
+    login_lock_minutes: float = Field(
+        default=15.0, gt=0, description="How long a locked name is refused (429)"
+    )
     audit_origin: str = Field(
         default="idara.local/audit",
         pattern=r"^[^\s+]+$",
@@ -118,6 +190,18 @@ class Settings(BaseSettings):
         return self.audit_key_file or self.data_dir / "keys" / "audit.key"
 
     @property
+    def effective_model_manifest(self) -> Path:
+        return self.model_manifest or self.data_dir / "models" / "manifest.json"
+
+    @property
+    def effective_model_dir(self) -> Path:
+        return self.model_dir or self.data_dir / "models"
+
+    @property
+    def effective_ops_key_file(self) -> Path:
+        return self.ops_key_file or self.data_dir / "keys" / "ops.key"
+
+    @property
     def effective_redis_url(self) -> str:
         return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
 
@@ -148,6 +232,19 @@ def default_secrets(settings: Settings) -> list[str]:
             problems.append(f"IDARA_{name.upper()} uses a well-known password")
         elif parts.password is None and not loopback and not url.startswith("sqlite"):
             problems.append(f"IDARA_{name.upper()} has no password for {parts.hostname}")
+    return problems + _oidc_secrets(settings)
+
+
+def _oidc_secrets(settings: Settings) -> list[str]:
+    """With OpenID Connect on: a real client secret, and TLS to any provider off loopback."""
+    if not settings.oidc_issuer:
+        return []
+    problems = []
+    if settings.oidc_client_secret in WELL_KNOWN_PASSWORDS:
+        problems.append("IDARA_OIDC_CLIENT_SECRET is empty or a well-known password")
+    parts = urlsplit(settings.oidc_issuer)
+    if parts.scheme != "https" and parts.hostname not in {"127.0.0.1", "::1", "localhost"}:
+        problems.append(f"IDARA_OIDC_ISSUER is not https ({settings.oidc_issuer})")
     return problems
 
 

@@ -1,4 +1,5 @@
-"""Models a node serves: loaded once per worker process, checked against the manifest first."""
+"""Models a node serves: loaded once per worker process, from a catalogue whose signature and
+file sha256 are checked first (docs/models.md)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import logging
 import os
 import socket
 
+from agents.catalogue import Catalogue, describe, load_trusted
 from agents.errors import AgentError, ModelUnavailableError
-from agents.manifest import load_manifest
+from agents.manifest import ModelEntry
 from agents.runtime import LlamaRuntime
 from orchestrator.settings import Settings, get_settings
 
@@ -28,30 +30,52 @@ def served_models() -> list[str]:
 
 
 def load_models() -> None:
-    """Load every served model; a refused model is remembered, so its steps fail with why."""
+    """Load every served model; a refused model is remembered, so its steps fail with why.
+
+    Nothing is loaded from a catalogue whose signature does not verify against the keys this
+    node trusts; then each file must match its entry's sha256 (``LlamaRuntime`` checks)."""
     settings = get_settings()
     try:
-        manifest = load_manifest(settings.model_manifest)
+        entries = trusted_entries(settings)
     except ModelUnavailableError as exc:
-        for name in served_models():
-            _load_errors[name] = str(exc)
-        log.error("%s", exc)
+        refuse_all(f"{exc}; no model is loaded")
         return
     for name in served_models():
-        entry = manifest.get(name)
+        entry = entries.get(name)
         if entry is None:
-            _load_errors[name] = f"model {name!r} is not in the manifest {settings.model_manifest}"
+            manifest = settings.effective_model_manifest
+            _load_errors[name] = f"model {name!r} is not in the catalogue {manifest}"
             continue
-        try:
-            _runtimes[name] = LlamaRuntime(
-                entry, settings.model_dir, settings.llm_threads, settings.llm_context
-            )
-            log.warning(
-                "loaded model %s (%s) in %.0f ms", name, entry.sha256[:12], _runtimes[name].load_ms
-            )
-        except AgentError as exc:
-            _load_errors[name] = str(exc)
-            log.error("refused model %s: %s", name, exc)
+        _load(entry, settings)
+
+
+def trusted_entries(settings: Settings) -> dict[str, ModelEntry]:
+    """The catalogue's entries once its signature verified (raises why it did not)."""
+    trusted = load_trusted(Catalogue.from_settings(settings))
+    log.warning("model catalogue signed by %s", describe(trusted.key))
+    return trusted.entries
+
+
+def refuse_all(reason: str) -> None:
+    for name in served_models():
+        _load_errors[name] = reason
+    log.error("refused every model: %s", reason)
+
+
+def _load(entry: ModelEntry, settings: Settings) -> None:
+    try:
+        _runtimes[entry.name] = LlamaRuntime(
+            entry, settings.effective_model_dir, settings.llm_threads, settings.llm_context
+        )
+        log.warning(
+            "loaded model %s (%s) in %.0f ms",
+            entry.name,
+            entry.sha256[:12],
+            _runtimes[entry.name].load_ms,
+        )
+    except AgentError as exc:
+        _load_errors[entry.name] = str(exc)
+        log.error("refused model %s: %s", entry.name, exc)
 
 
 def runtime_for(model: str) -> LlamaRuntime:

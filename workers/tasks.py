@@ -11,7 +11,7 @@ from celery.signals import worker_process_init
 from agents.errors import AgentError
 from agents.steps import StepRequest, run_step
 from orchestrator.settings import get_settings
-from workers import node
+from workers import metrics, node
 from workers.celery_app import ALIVE_TTL_S, alive_key, celery_app
 
 
@@ -52,12 +52,13 @@ class Heartbeat:
 def run_agent_step(self: Any, model: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Run one step. Known failures come back as ``ok: false`` with a reason for the case."""
     base = {"model": model, "node": node.node_name()}
-    with Heartbeat(self.request.id):
+    with metrics.step(model) as counted, Heartbeat(self.request.id):
         try:
             runtime = node.runtime_for(model)
             base["model_sha256"] = runtime.sha256
             request = StepRequest.from_payload(payload)
             result = run_step(runtime, request, get_settings().max_step_tokens)
         except AgentError as exc:
-            return {**base, "ok": False, "error": str(exc), "error_type": type(exc).__name__}
-    return {**base, "ok": True, "result": result.to_payload()}
+            error = {"error": str(exc), "error_type": type(exc).__name__}
+            return counted.done({**base, "ok": False, **error})
+        return counted.done({**base, "ok": True, "result": result.to_payload()})

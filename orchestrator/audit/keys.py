@@ -16,6 +16,7 @@ from orchestrator.audit import chain
 from orchestrator.audit.models import AuditKey
 from orchestrator.audit.note import SignerKey, generate_signer, parse_signer_key
 from orchestrator.db import insert_for, utcnow
+from orchestrator.private_files import write_new
 from orchestrator.settings import Settings
 
 
@@ -28,7 +29,7 @@ def signer(session: Session, settings: Settings) -> SignerKey:
     path = settings.effective_audit_key_file
     if not path.exists():
         created = generate_signer(settings.audit_origin)
-        if _write_new(path, created.text):
+        if write_new(path, created.text + "\n"):
             _register(session, created, "audit.key_created", {})
     key = _read(path)
     if key.name != settings.audit_origin:
@@ -48,7 +49,7 @@ def rotate(session: Session, settings: Settings, actor: str) -> tuple[SignerKey,
     new = generate_signer(settings.audit_origin)
     tmp = path.with_suffix(".new")
     tmp.unlink(missing_ok=True)
-    _write_new(tmp, new.text)
+    write_new(tmp, new.text + "\n")
     data = {"previous": old.verifier.text if old else None}
     _register(session, new, "audit.key_rotated", data, actor)
     os.replace(tmp, path)
@@ -88,25 +89,6 @@ def _insert_key(session: Session, key: SignerKey) -> None:
         created_at=utcnow(),
     )
     session.execute(statement.on_conflict_do_nothing())
-
-
-def _write_new(path: Path, text: str) -> bool:
-    """Create ``path``, readable by its owner only, whole or not at all; False when another
-    process made it first."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    try:
-        os.link(tmp, path)  # atomic, and refuses to replace an existing key
-    except FileExistsError:
-        return False
-    finally:
-        tmp.unlink()
-    return True
 
 
 def _read(path: Path) -> SignerKey:

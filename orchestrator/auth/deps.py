@@ -94,3 +94,7 @@ DecideApprovals = Annotated[Actor, Depends(Requires(Permission.decide_approvals)
 ReadAudit = Annotated[Actor, Depends(Requires(Permission.read_audit))]
 ManageUsers = Annotated[Actor, Depends(Requires(Permission.manage_users))]
 OwnSession = Annotated[Actor, Depends(Requires(Permission.own_session))]
+ReadNodes = Annotated[Actor, Depends(Requires(Permission.read_nodes))]
+ManageNodes = Annotated[Actor, Depends(Requires(Permission.manage_nodes))]
+ReportNode = Annotated[Actor, Depends(Requires(Permission.report_node))]
+ReadMetrics = Annotated[Actor, Depends(Requires(Permission.read_metrics))]

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import yaml
 
-ROLES = ("clerk", "supervisor", "ops", "auditor", "admin")
+ROLES = ("clerk", "supervisor", "ops", "auditor", "admin", "node")
+"""``node`` is the service identity nodes register and heartbeat as (join tokens)."""
 
 
 @dataclass(frozen=True)

@@ -50,3 +50,19 @@ class ApiToken(SQLModel, table=True):
     last_used_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed sign-ins for one name tried (whether or not such a user exists, so a lock says
+    nothing about who exists) and, past the limit, until when that name is refused."""
+
+    __tablename__ = "login_throttle"
+
+    name: str = Field(primary_key=True, max_length=64)
+    failures: int = 0
+    first_failed_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    locked_until: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )

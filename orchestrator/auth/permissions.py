@@ -16,6 +16,10 @@ class Permission(StrEnum):
     decide_approvals = "decide_approvals"
     read_audit = "read_audit"
     manage_users = "manage_users"
+    read_nodes = "read_nodes"
+    manage_nodes = "manage_nodes"
+    report_node = "report_node"
+    read_metrics = "read_metrics"
     own_session = "own_session"
 
 
@@ -40,11 +44,19 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
         }
     ),
     # Ops run nodes, queues and models: no case content.
-    "ops": frozenset({Permission.read_procedures}),
+    "ops": frozenset(
+        {
+            Permission.read_procedures,
+            Permission.read_nodes,
+            Permission.manage_nodes,
+            Permission.read_metrics,
+        }
+    ),
     # Auditors read everything and change nothing; every read of the audit log is recorded.
     "auditor": frozenset(
         {
             Permission.read_audit,
+            Permission.read_nodes,
             Permission.read_cases,
             Permission.read_documents,
             Permission.read_procedures,
@@ -52,13 +64,24 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     ),
     # Admins manage people, not cases.
     "admin": frozenset({Permission.manage_users}),
+    # A node's service identity: register itself and send heartbeats, nothing else.
+    "node": frozenset({Permission.report_node}),
 }
 
 EVERYONE = frozenset({Permission.own_session})
 """Granted to any signed-in user whatever their roles (their own session: who am I, sign out)."""
 
 PUBLIC_PATHS = frozenset(
-    {"/healthz", "/api/v1/auth/login", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    {
+        "/healthz",
+        "/api/v1/auth/login",
+        "/api/v1/auth/oidc/login",
+        "/api/v1/auth/oidc/callback",
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+    }
 )
 """Routes that need no sign-in."""
 

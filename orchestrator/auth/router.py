@@ -1,15 +1,18 @@
-"""Sign in and out; who am I."""
+"""Sign in and out (password or OpenID Connect); who am I."""
 
 from __future__ import annotations
 
+import html
 from datetime import timedelta
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Cookie, Query, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from orchestrator.auth import users
+from orchestrator.auth import oidc, users
 from orchestrator.auth.deps import SESSION_COOKIE, OwnSession, TokenDep
 from orchestrator.deps import SessionDep, SettingsDep
+from orchestrator.settings import Settings
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -38,18 +41,10 @@ def login(
     data: Login, session: SessionDep, settings: SettingsDep, response: Response
 ) -> SessionOpened:
     """Sign in with a password; the session token also comes as an HttpOnly cookie."""
-    ttl = timedelta(hours=settings.session_hours)
-    row, token = users.login(session, data.name, data.password, ttl)
+    row, token = users.login(session, data.name, data.password, settings)
     session.commit()
     assert row.expires_at is not None
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=int(ttl.total_seconds()),
-        httponly=True,
-        samesite="strict",
-        secure=settings.api_base_url.startswith("https://"),
-    )
+    _set_session_cookie(response, token, settings)
     return SessionOpened(token=token, expires_at=row.expires_at.isoformat(), user=row.user_name)
 
 
@@ -72,4 +67,73 @@ def me(actor: OwnSession) -> Me:
         roles=sorted(actor.roles),
         groups=sorted(actor.groups),
         unit=actor.unit,
+    )
+
+
+@router.get("/oidc/login", response_class=RedirectResponse, status_code=303)
+def oidc_login(settings: SettingsDep) -> RedirectResponse:
+    """Sign in at the organisation's OpenID Connect provider: a redirect there (404 when none
+    is configured, 502 when it cannot be reached)."""
+    started = oidc.start(settings)
+    response = RedirectResponse(started.url, status_code=303, headers={"Cache-Control": "no-store"})
+    response.set_cookie(
+        oidc.FLOW_COOKIE,
+        started.flow_cookie,
+        max_age=oidc.FLOW_TTL_S,
+        path=oidc.FLOW_COOKIE_PATH,
+        httponly=True,
+        samesite="lax",  # Strict would drop it on the provider's redirect back
+        secure=_secure(settings),
+    )
+    return response
+
+
+@router.get("/oidc/callback", response_class=HTMLResponse)
+def oidc_callback(
+    session: SessionDep,
+    settings: SettingsDep,
+    code: str | None = Query(default=None, max_length=4096),
+    state: str | None = Query(default=None, max_length=512),
+    error: str | None = Query(default=None, max_length=256),
+    error_description: str | None = Query(default=None, max_length=1024),
+    idara_oidc: str | None = Cookie(default=None, max_length=4096),
+) -> HTMLResponse:
+    """Where the provider sends the browser back: checks the sign-in, opens a session (the
+    HttpOnly session cookie) and goes on to IDARA_OIDC_AFTER_LOGIN.
+
+    The answer is a page that moves on by itself rather than a redirect: the browser arrived
+    here from the provider, another site, and would not send the SameSite=Strict session
+    cookie on a redirect chain that started there; a navigation from this page is same-site."""
+    _, token = oidc.sign_in(session, settings, idara_oidc, code, state, error, error_description)
+    session.commit()
+    target = html.escape(settings.oidc_after_login, quote=True)
+    response = HTMLResponse(
+        f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={target}">'
+        f'<title>idara</title><p>Signed in. <a href="{target}">Continue</a></p>',
+        headers={"Cache-Control": "no-store"},
+    )
+    _set_session_cookie(response, token, settings)
+    response.delete_cookie(
+        oidc.FLOW_COOKIE,
+        path=oidc.FLOW_COOKIE_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(settings),
+    )
+    return response
+
+
+def _secure(settings: Settings) -> bool:
+    return settings.api_base_url.startswith("https://")
+
+
+def _set_session_cookie(response: Response, token: str, settings: Settings) -> None:
+    """The HttpOnly, SameSite=Strict session cookie the web interface signs in with."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(timedelta(hours=settings.session_hours).total_seconds()),
+        httponly=True,
+        samesite="strict",
+        secure=_secure(settings),
     )

@@ -10,10 +10,11 @@ from pathlib import Path
 from sqlmodel import Session, col, select
 
 from orchestrator.audit import chain
-from orchestrator.auth import passwords, tokens
+from orchestrator.auth import passwords, throttle, tokens
 from orchestrator.auth.directory import ROLES, Actor, load_directory
 from orchestrator.auth.models import ApiToken, User
 from orchestrator.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from orchestrator.settings import Settings
 
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 LOGIN_FAILED = "wrong user name or password"
@@ -50,9 +51,7 @@ def add(
         raise InvalidInput(
             f"{name!r} is not a user name: use 1-64 lowercase letters, digits, '.', '_' or '-'"
         )
-    unknown = sorted(set(roles) - set(ROLES))
-    if not roles or unknown:
-        raise InvalidInput(f"roles must be among {', '.join(ROLES)} (got {', '.join(roles)})")
+    _check_roles(roles)
     if session.get(User, name) is not None:
         raise Conflict(f"user {name!r} exists already")
     user = User(
@@ -85,8 +84,17 @@ def set_password(session: Session, name: str, password: str, by: str) -> None:
     user = get(session, name)
     user.password_hash = _hashed(password)
     session.add(user)
+    throttle.clear(session, name)
     session.flush()
     chain.record(session, "user.password_set", by, {"user": name})
+
+
+def unlock(session: Session, name: str, by: str) -> bool:
+    """Lift a sign-in lock before it expires; whether there was one (or failures) to clear."""
+    cleared = throttle.clear(session, name)
+    if cleared:
+        chain.record(session, "auth.unlocked", by, {"name": name})
+    return cleared
 
 
 def disable(session: Session, name: str, by: str) -> User:
@@ -98,6 +106,56 @@ def disable(session: Session, name: str, by: str) -> User:
         session.flush()
         chain.record(session, "user.disabled", by, {"user": name})
     return user
+
+
+def enable(session: Session, name: str, by: str) -> User:
+    """Let a disabled user sign in again (their old tokens stay revoked only if revoked)."""
+    user = get(session, name)
+    if user.disabled:
+        user.disabled = False
+        session.add(user)
+        session.flush()
+        chain.record(session, "user.enabled", by, {"user": name})
+    return user
+
+
+def update(
+    session: Session,
+    name: str,
+    by: str,
+    *,
+    display_name: str | None = None,
+    roles: list[str] | None = None,
+    groups: list[str] | None = None,
+    unit: str | None = None,
+) -> User:
+    """Change what is given (``unit=""`` clears the unit); record what changed, if anything."""
+    user = get(session, name)
+    if roles is not None:
+        _check_roles(roles)
+    wanted: dict[str, object] = {}
+    if display_name:
+        wanted["display_name"] = display_name
+    if roles is not None:
+        wanted["roles"] = sorted(set(roles))
+    if groups is not None:
+        wanted["groups"] = sorted(set(groups))
+    if unit is not None:
+        wanted["unit"] = unit or None
+    changed = {key: value for key, value in wanted.items() if getattr(user, key) != value}
+    if changed:
+        for key, value in changed.items():
+            setattr(user, key, value)
+        session.add(user)
+        session.flush()
+        chain.record(session, "user.updated", by, {"user": name, **changed})
+    return user
+
+
+def _check_roles(roles: list[str]) -> None:
+    unknown = sorted(set(roles) - set(ROLES))
+    if not roles or unknown:
+        raise InvalidInput(f"roles must be among {', '.join(ROLES)} (got {', '.join(roles)})")
 
 
 def list_users(session: Session) -> list[User]:
@@ -152,15 +210,21 @@ def revoke_token(session: Session, token_id: str, by: str) -> ApiToken:
     return row
 
 
-def login(session: Session, name: str, password: str, ttl: timedelta) -> tuple[ApiToken, str]:
-    """Check a password and open a session; a failure says nothing about which part was wrong."""
+def login(session: Session, name: str, password: str, settings: Settings) -> tuple[ApiToken, str]:
+    """Check a password and open a session; a failure says nothing about which part was wrong.
+    A name with too many failures in a row is refused for a while (``throttle``)."""
+    tried = name[:64]
+    throttle.refuse_if_locked(session, tried)
     user = session.get(User, name) if NAME.fullmatch(name) else None
     ok = passwords.verify(user.password_hash if user else None, password)
     if user is None or not ok or user.disabled:
         reason = "disabled" if user is not None and ok else "bad credentials"
-        chain.record(session, "auth.login_failed", name[:64], {"reason": reason})
+        throttle.record_failure(session, tried, settings)
+        chain.record(session, "auth.login_failed", tried, {"reason": reason})
         session.commit()
         raise Unauthorized(LOGIN_FAILED)
+    throttle.clear(session, tried)
+    ttl = timedelta(hours=settings.session_hours)
     row, token = tokens.issue(session, user, tokens.SESSION, "sign-in", ttl)
     session.flush()
     chain.record(session, "auth.login", name, {"session": row.id})

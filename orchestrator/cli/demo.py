@@ -17,6 +17,7 @@ from orchestrator.audit import events, exporter
 from orchestrator.audit.verify import verify_path
 from orchestrator.auth import users
 from orchestrator.cli import client
+from orchestrator.cli.models import install_for_stack
 from orchestrator.cli.stack import Stack, StackError
 from orchestrator.db import make_engine, migrate
 from orchestrator.procedures.service import publish_directory
@@ -46,6 +47,7 @@ def start_stack(settings: Settings, models: list[str], console: Console) -> Stac
     stack = Stack(settings, models=models)
     steps = [
         ("Redis (broker)", stack.start_redis),
+        ("signed model catalogue", lambda: install_for_stack(settings)),
         ("Prefect server (the first start takes about 25 s)", stack.start_prefect),
         ("database migrations and procedures", lambda: prepare_database(settings)),
         ("node worker", stack.start_worker),

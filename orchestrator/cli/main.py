@@ -34,7 +34,16 @@ err = Console(stderr=True)
 
 
 def _add_subcommands() -> None:
-    from orchestrator.cli import approvals, audit, procedures, sovereignty, users
+    from orchestrator.cli import (
+        approvals,
+        audit,
+        bundle,
+        models,
+        nodes,
+        procedures,
+        sovereignty,
+        users,
+    )
 
     app.add_typer(procedures.app, name="procedures")
     app.add_typer(approvals.app, name="approvals")
@@ -42,6 +51,10 @@ def _add_subcommands() -> None:
     app.add_typer(sovereignty.app, name="sovereignty")
     app.add_typer(users.users_app, name="users")
     app.add_typer(users.tokens_app, name="tokens")
+    app.add_typer(models.app, name="models")
+    app.add_typer(nodes.node_app, name="node")
+    app.add_typer(nodes.nodes_app, name="nodes")
+    app.add_typer(bundle.app, name="bundle")
 
 
 _add_subcommands()
@@ -206,39 +219,6 @@ def engine() -> None:
         runner.run_forever()
     except KeyboardInterrupt:
         runner.stopping.set()
-
-
-@app.command()
-def worker(
-    models: Annotated[
-        str, typer.Option(help="Models this node serves (comma-separated)")
-    ] = "smollm2-135m",
-    pool: Annotated[str | None, typer.Option(help="Node pool (default: IDARA_NODE_POOL)")] = None,
-    concurrency: Annotated[int, typer.Option(min=1, help="Worker processes, one model each")] = 1,
-) -> None:
-    """Run a node worker: a Celery worker consuming llm.<model>.<pool> for each model."""
-    from orchestrator.settings import get_settings
-    from workers.celery_app import queue_name
-    from workers.node import MODELS_ENV, node_name
-
-    settings = get_settings()
-    names = [m for m in models.split(",") if m]
-    os.environ[MODELS_ENV] = ",".join(names)
-    queues = ",".join(queue_name(m, pool or settings.node_pool) for m in names)
-    from workers.celery_app import celery_app
-
-    celery_app.worker_main(
-        [
-            "worker",
-            "--loglevel=WARNING",
-            f"--concurrency={concurrency}",
-            "--pool=prefork",
-            f"--queues={queues}",
-            f"--hostname=node@{node_name()}",
-            "--without-gossip",
-            "--without-mingle",
-        ]
-    )
 
 
 def main() -> Any:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import redis
+from sqlmodel import Session
 
 from orchestrator import telemetry
 from orchestrator.settings import Settings
@@ -44,6 +45,7 @@ class Stack:
     models: list[str] = field(default_factory=lambda: [DEFAULT_MODEL])
     worker_concurrency: int = 1
     services: list[Service] = field(default_factory=list)
+    _join_token: str = field(default="", repr=False)
 
     @property
     def node_name(self) -> str:
@@ -70,8 +72,10 @@ class Stack:
                 "IDARA_API_PORT": str(s.api_port),
                 "PREFECT_API_URL": s.effective_prefect_api_url,
                 "PREFECT_HOME": str(self.data_dir / "prefect"),
-                "IDARA_MODEL_MANIFEST": str(s.model_manifest.resolve()),
-                "IDARA_MODEL_DIR": str(s.model_dir.resolve()),
+                "IDARA_MODEL_MANIFEST": str(s.effective_model_manifest.resolve()),
+                "IDARA_MODEL_DIR": str(s.effective_model_dir.resolve()),
+                "IDARA_OPS_KEY_FILE": str(s.effective_ops_key_file.resolve()),
+                "IDARA_MODEL_VERIFIER_KEYS": s.model_verifier_keys,
                 "IDARA_NODE_NAME": self.node_name,
                 "IDARA_NODE_POOL": s.node_pool,
                 "PYTHONUNBUFFERED": "1",
@@ -179,19 +183,45 @@ class Stack:
         self._wait(service, lambda: _http_ok(url), 180)
 
     def start_worker(self) -> None:
+        """A node for this stack's models, registered with its API (or the control plane and
+        join token its settings name); it retries until the API is up."""
         self._spawn(
             "worker",
             [
                 sys.executable,
                 "-m",
                 "orchestrator.cli.main",
-                "worker",
+                "node",
+                "start",
                 "--models",
                 ",".join(self.models),
                 "--concurrency",
                 str(self.worker_concurrency),
             ],
+            {
+                "IDARA_CONTROL_PLANE_URL": self.settings.control_plane_url
+                or self.settings.api_base_url,
+                "IDARA_JOIN_TOKEN": self.settings.join_token or self.join_token(),
+                "IDARA_NODE_LABELS": self.settings.node_labels,
+                "IDARA_NODE_METRICS_PORT": str(self.settings.node_metrics_port),
+                "IDARA_NODE_METRICS_HOST": self.settings.node_metrics_host,
+            },
         )
+
+    def join_token(self) -> str:
+        """A join token made in this stack's own database, once per stack."""
+        if not self._join_token:
+            from orchestrator.db import make_engine
+            from orchestrator.nodes.service import create_join_token
+
+            engine = make_engine(self.settings.effective_database_url)
+            try:
+                with Session(engine) as session:
+                    _, self._join_token = create_join_token(session, "local stack", "system", 1)
+                    session.commit()
+            finally:
+                engine.dispose()
+        return self._join_token
 
     def start_api(self) -> None:
         _require_free_port(self.settings.api_port, "IDARA_API_PORT")

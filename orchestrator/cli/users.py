@@ -17,11 +17,15 @@ from rich.table import Table
 from orchestrator.audit import events
 from orchestrator.auth import users
 from orchestrator.auth.directory import ROLES
+from orchestrator.auth.models import ApiToken
 from orchestrator.db import migrated_session
 from orchestrator.errors import IdaraError
 from orchestrator.settings import get_settings
 
-users_app = typer.Typer(help="People and their roles: add, list, disable.", no_args_is_help=True)
+users_app = typer.Typer(
+    help="People and their roles: add, list, change, disable, enable, unlock.",
+    no_args_is_help=True,
+)
 tokens_app = typer.Typer(help="API tokens: create, list, revoke.", no_args_is_help=True)
 console = Console()
 err = Console(stderr=True)
@@ -115,6 +119,46 @@ def disable_user(name: NameArg) -> None:
     console.print(f"[green]disabled:[/] {name}")
 
 
+@users_app.command("change")
+def change_user(
+    name: NameArg,
+    roles: Annotated[str | None, typer.Option(help="New roles (comma-separated)")] = None,
+    groups: Annotated[str | None, typer.Option(help="New approval groups")] = None,
+    unit: Annotated[str | None, typer.Option(help='New unit ("" clears it)')] = None,
+    display_name: Annotated[str | None, typer.Option(help="New full name")] = None,
+) -> None:
+    """Change a person's roles, groups, unit or name; what is not given stays."""
+    user = _on_database(
+        lambda session: users.update(
+            session,
+            name,
+            events.cli_actor(),
+            display_name=display_name,
+            roles=_csv(roles) if roles is not None else None,
+            groups=_csv(groups) if groups is not None else None,
+            unit=unit,
+        )
+    )
+    console.print(
+        f"[green]{user.name}:[/] roles {', '.join(user.roles)}; groups "
+        f"{', '.join(user.groups) or '-'}; unit {user.unit or '-'}"
+    )
+
+
+@users_app.command("enable")
+def enable_user(name: NameArg) -> None:
+    """Let a disabled person sign in again."""
+    _on_database(lambda session: users.enable(session, name, events.cli_actor()))
+    console.print(f"[green]enabled:[/] {name}")
+
+
+@users_app.command("unlock")
+def unlock_user(name: NameArg) -> None:
+    """Lift the lock that failed sign-ins put on a name, before it expires."""
+    cleared = _on_database(lambda session: users.unlock(session, name, events.cli_actor()))
+    console.print(f"[green]unlocked:[/] {name}" if cleared else f"{name} was not locked")
+
+
 @tokens_app.command("create")
 def create_token(
     name: NameArg,
@@ -146,9 +190,15 @@ def list_tokens(
     from orchestrator.auth import tokens
 
     rows = _on_database(lambda session: tokens.user_tokens(session, name or None))
-    table = Table("id", "user", "label", "created", "expires", "last used", "state")
+    console.print(token_table(rows, show_user=True))
+
+
+def token_table(rows: list[ApiToken], show_user: bool) -> Table:
+    """Tokens as ops see them: ids, labels, dates and state, never the tokens."""
+    columns = ["id", "user", "label", "created", "expires", "last used", "state"]
+    table = Table(*(c for c in columns if show_user or c != "user"))
     for row in rows:
-        table.add_row(
+        cells = [
             row.id,
             row.user_name,
             row.label,
@@ -156,8 +206,9 @@ def list_tokens(
             f"{row.expires_at:%Y-%m-%d}" if row.expires_at else "never",
             f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "-",
             "[red]revoked[/]" if row.revoked_at else "active",
-        )
-    console.print(table)
+        ]
+        table.add_row(*(cells if show_user else cells[:1] + cells[2:]))
+    return table
 
 
 @tokens_app.command("revoke")

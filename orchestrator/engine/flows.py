@@ -24,7 +24,9 @@ from orchestrator.cases.models import DONE_STEP_STATUSES, CaseStatus, CaseStep, 
 from orchestrator.db import session_scope, utcnow
 from orchestrator.engine import dispatch, executors, state
 from orchestrator.engine.executors import StepFailed
-from orchestrator.procedures.conditions import describe, holds, paths_of
+from orchestrator.nodes import service as nodes
+from orchestrator.procedures.conditions import describe, holds
+from orchestrator.procedures.derivation import approval_reads_agents
 from orchestrator.procedures.schemas import (
     DeliverStep,
     HumanApprovalStep,
@@ -153,6 +155,7 @@ def _dispatch(
 ) -> tuple[str, str]:
     """Record the step as dispatched, then send it; return its task id and queue."""
     assert step.id is not None
+    nodes.require_serving(session, spec.model, spec.pool, get_settings())
     task_id = str(uuid.uuid4())
     state.set_step(
         session,
@@ -255,7 +258,7 @@ def run_case_flow(case_id: str, reference: str) -> str:
         with session_scope() as session:
             state.fail_case(session, case_id, str(exc))
         return CaseStatus.failed
-    except dispatch.BrokerUnavailable as exc:
+    except (dispatch.BrokerUnavailable, nodes.NoNodeReady) as exc:
         with session_scope() as session:
             state.requeue_case(session, case_id, str(exc), count_attempt=False)
         return CaseStatus.queued
@@ -308,37 +311,6 @@ def skip_reason(definition: ProcedureDefinition, spec: Step, values: dict[str, A
     if isinstance(spec, HumanApprovalStep) and approval_reads_agents(definition, spec):
         return None
     return f"skipped: the condition {describe(spec.when)} does not hold"
-
-
-def approval_reads_agents(definition: ProcedureDefinition, spec: HumanApprovalStep) -> list[str]:
-    """The paths of an approval's ``when`` that read an agent-derived output."""
-    derived = agent_derived_steps(definition)
-    return [p for p in paths_of(spec.when) if _output_step(p) in derived] if spec.when else []
-
-
-def agent_derived_steps(definition: ProcedureDefinition) -> set[str]:
-    """The steps whose output, or whether they ran, an agent's answer can change: every llm
-    and deliver step, and every rule or tool step that reads (or whose ``when`` reads) one of
-    those. An approval's output is a person's decision, never agent-derived."""
-    derived: set[str] = set()
-    for step in definition.steps:
-        if isinstance(step, HumanApprovalStep):
-            continue
-        reads = paths_of(step.when) if step.when is not None else []
-        if isinstance(step, RuleStep):
-            reads += [check.path for check in step.checks]
-        elif isinstance(step, ToolStep):
-            reads += list(step.args_from.values())
-        if isinstance(step, LlmStep | DeliverStep) or any(
-            _output_step(path) in derived for path in reads
-        ):
-            derived.add(step.name)
-    return derived
-
-
-def _output_step(path: str) -> str | None:
-    head, _, rest = path.partition(".")
-    return rest.split(".")[0] if head == "outputs" else None
 
 
 def _execute(

@@ -16,11 +16,13 @@ from orchestrator.db import session_scope
 from orchestrator.engine import state
 from orchestrator.engine.deadlines import deadlines_flow
 from orchestrator.engine.flows import run_case_flow
+from orchestrator.nodes import service as nodes
 from orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
 AUDIT_CHECK_S = 5.0
 PURGE_EVERY_S = 3600.0
+NODE_CHECK_S = 2.0
 
 
 class Engine:
@@ -36,6 +38,7 @@ class Engine:
         self._next_deadline_check = 0.0
         self._next_audit_check = 0.0
         self._next_purge = 0.0
+        self._next_node_check = 0.0
 
     def recover(self) -> int:
         with session_scope() as session:
@@ -80,6 +83,18 @@ class Engine:
                 if count:
                     log.warning("audit: deleted %d payload(s) past their retention", count)
 
+    def watch_nodes(self) -> None:
+        """Mark ``not_ready`` the nodes whose heartbeats stopped (an audit entry each)."""
+        now = time.monotonic()
+        if now < self._next_node_check:
+            return
+        self._next_node_check = now + NODE_CHECK_S
+        with session_scope() as session:
+            missing = nodes.mark_missing(session, self.settings)
+            session.commit()
+        for name in missing:
+            log.warning("node %s is not ready: its heartbeats stopped", name)
+
     def _check_deadlines(self) -> None:
         try:
             counts = deadlines_flow()
@@ -108,6 +123,7 @@ class Engine:
                 self.tick()
                 self.check_deadlines_when_due()
                 self.keep_audit_log()
+                self.watch_nodes()
             except Exception:
                 log.exception("engine tick failed; retrying")
             self.stopping.wait(self.settings.engine_poll_s)

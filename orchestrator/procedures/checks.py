@@ -17,6 +17,7 @@ from agents.prompts import load_prompt
 from agents.steps import AGENTS, letter_template_path
 from agents.tools import TOOLS
 from orchestrator.procedures.conditions import paths_of
+from orchestrator.procedures.derivation import approval_reads_agents
 from orchestrator.procedures.schemas import (
     LANGUAGES,
     DeliverStep,
@@ -55,6 +56,7 @@ def problems(definition: ProcedureDefinition) -> list[Problem]:
         elif isinstance(step, HumanApprovalStep):
             found += _names(step.show, (*loc, "show"), earlier)
             found += _names(step.editable, (*loc, "editable"), earlier, drafts_only=True)
+            found += _approval_condition(definition, step, loc)
         elif isinstance(step, DeliverStep):
             found += _names(step.document, (*loc, "document"), earlier, drafts_only=True)
             if not (TEMPLATES_DIR / f"{step.template}.html").is_file():
@@ -80,6 +82,25 @@ def _paths(paths: list[str], loc: Loc, fields: set[str], earlier: dict[str, Any]
                 )
             )
     return found
+
+
+def _approval_condition(
+    definition: ProcedureDefinition, step: HumanApprovalStep, loc: Loc
+) -> list[Problem]:
+    """Refuse an approval whose ``when`` reads what an agent produced: a model's answer, which
+    a citizen's text can sway, must never decide whether a person approves."""
+    tainted = approval_reads_agents(definition, step)
+    if not tainted:
+        return []
+    return [
+        Problem(
+            (*loc, "when"),
+            f"{', '.join(tainted)}: an approval's condition cannot read what an agent produced "
+            "(a citizen's text can sway a model's answer, so it must not decide whether a "
+            "person approves); condition it on applicant fields or on steps no agent feeds, "
+            "or remove the condition",
+        )
+    ]
 
 
 def _names(

@@ -13,6 +13,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from agents.catalogue import Catalogue, check_signature, describe, trusted_keys
 from agents.errors import ModelUnavailableError
 from agents.manifest import load_manifest, verified_model_path
 from orchestrator import telemetry
@@ -69,6 +70,8 @@ def _endpoints(settings: Settings) -> list[Line]:
         "Prefect API": settings.effective_prefect_api_url,
         "public URL": settings.api_base_url,
     }
+    if settings.oidc_issuer:
+        endpoints["OpenID Connect issuer"] = settings.oidc_issuer
     lines = []
     for what, url in endpoints.items():
         host = urlsplit(url).hostname
@@ -102,25 +105,29 @@ def _internal(host: str) -> bool:
 
 
 def _models(settings: Settings) -> list[Line]:
+    """The catalogue's signature as a node checks it, then one line per model file's sha256."""
+    where = Catalogue.from_settings(settings)
     try:
-        manifest = load_manifest(settings.model_manifest)
+        manifest = load_manifest(where.manifest)
     except ModelUnavailableError as exc:
         return [Line("FAIL", "models: manifest", str(exc))]
-    lines = []
+    lines = [_signature(where)]
     for entry in manifest.values():
         try:
-            path = verified_model_path(entry, settings.model_dir)
+            path = verified_model_path(entry, where.model_dir)
             lines.append(Line("PASS", f"model {entry.name}: sha256", f"{entry.sha256} ({path})"))
         except ModelUnavailableError as exc:
             lines.append(Line("FAIL", f"model {entry.name}: sha256", str(exc)))
-    lines.append(
-        Line(
-            "WARN",
-            "models: manifest signature",
-            f"{settings.model_manifest} is not signed yet (signed catalogue: issue 4)",
-        )
-    )
     return lines
+
+
+def _signature(where: Catalogue) -> Line:
+    what = "models: manifest signature"
+    try:
+        key = check_signature(where, where.manifest.read_bytes(), trusted_keys(where))
+    except (ModelUnavailableError, OSError) as exc:
+        return Line("FAIL", what, str(exc))
+    return Line("PASS", what, f"{where.manifest} signed by {describe(key)} ({where.signature})")
 
 
 def _guard_refuses() -> Line:

@@ -77,7 +77,7 @@ from orchestrator.cases.schemas import CaseCreate
 from orchestrator.cases.service import _checked_applicant
 from orchestrator.engine import executors, flows
 from orchestrator.engine.state import CaseRun
-from orchestrator.procedures import rules
+from orchestrator.procedures import derivation, rules
 from orchestrator.procedures.conditions import MISSING, resolve
 from orchestrator.procedures.schemas import (
     DeliverStep,
@@ -351,8 +351,8 @@ def test_an_agents_answer_cannot_skip_an_approval(when: dict[str, Any]) -> None:
         },
     }
     assert flows.skip_reason(definition, approve, values) is None  # held, not skipped
-    assert flows.approval_reads_agents(definition, approve)
-    assert {"classify", "extract", "urgent"} <= flows.agent_derived_steps(definition)
+    assert derivation.approval_reads_agents(definition, approve)
+    assert {"classify", "extract", "urgent"} <= derivation.agent_derived_steps(definition)
     # other steps still branch on validated agent output, as the procedures intend
     birth = PROCEDURES["birth-certificate-request"]
     values["outputs"] = {"completeness": {"passed": False}}
@@ -368,9 +368,9 @@ def test_conditions_on_what_no_agent_feeds_still_apply() -> None:
         "skipped: the condition applicant.phone exists does not hold"
     )
     licence = PROCEDURES["business-licence-application"]
-    assert "documents" not in flows.agent_derived_steps(licence)
-    assert "eligibility" not in flows.agent_derived_steps(licence)
-    assert {"summary", "draft_grant"} <= flows.agent_derived_steps(licence)
+    assert "documents" not in derivation.agent_derived_steps(licence)
+    assert "eligibility" not in derivation.agent_derived_steps(licence)
+    assert {"summary", "draft_grant"} <= derivation.agent_derived_steps(licence)
 
 
 # ------------------------------------------------------------------ the real model

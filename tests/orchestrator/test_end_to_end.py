@@ -19,9 +19,11 @@ import jsonschema
 import pytest
 import redis
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from sqlmodel import Session
 
+from agents.catalogue import Catalogue, sign_manifest
 from agents.language import arabic_share, detect_language
 from agents.manifest import load_manifest
 from agents.prompts import load_prompt
@@ -37,12 +39,15 @@ from tests.orchestrator.conftest import signed_in
 pytestmark = pytest.mark.slow
 
 MODEL = "smollm2-135m"
+STACK_NODES = {"node-a", "node-pg"}
+"""The SQLite stack's node and the PostgreSQL stack's: both consume the same queues."""
 MANIFEST = load_manifest(SEEDS_DIR / "models" / "manifest.json")
 DEPARTMENTS = set(load_prompt("triage/classify", 1).schema["properties"]["department"]["enum"])
 EXTRACT_SCHEMA = load_prompt("triage/extract", 1).schema
 SAMPLES = sorted((SEEDS_DIR / "requests").glob("0[123]-*.json"))  # fr, ar, en
 LICENCE_SAMPLES = sorted((SEEDS_DIR / "requests").glob("*-business-licence.json"))
 TRIAGE_STEPS = ["classify", "extract", "draft_acknowledgement", "approve", "deliver"]
+LLM_STEPS = TRIAGE_STEPS[:3]
 SETTLED = {"completed", "failed", "rejected", "cancelled", "awaiting_approval"}
 
 
@@ -56,6 +61,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         prefect_port=free_port(),
         api_port=free_port(),
         node_name="node-a",
+        node_metrics_port=free_port(),
         step_timeout_s=180,
     )
     stack = start_stack(settings, [MODEL], Console(quiet=True))
@@ -79,7 +85,7 @@ def on_postgres(base: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         redis_url=base.settings.effective_redis_url,
         prefect_api_url=base.settings.effective_prefect_api_url,
         api_port=free_port(),
-        node_name="node-a",
+        node_name="node-pg",
         step_timeout_s=180,
     )
     stack = Stack(settings)
@@ -87,6 +93,8 @@ def on_postgres(base: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         prepare_database(settings)
         stack.start_api()
         stack.start_engine()
+        stack.start_worker()  # registered with this control plane; same queues as node-a
+        stack.wait_for_worker()
         yield stack
     finally:
         stack.stop()
@@ -104,19 +112,23 @@ def variant_of_triage(name: str, models: dict[str, str], version: int = 1) -> Pr
     return ProcedureDefinition.model_validate(raw)
 
 
-def second_node(base: Stack, models: Path, model: str, data_dir: Path) -> Settings:
+def second_node(base: Stack, models: Path, model: str, data_dir: Path, name: str = "") -> Settings:
     """Settings of another node on the same Redis, serving ``model`` from ``models/<model>.gguf``
-    with the default model's sha256 expected."""
+    with the default model's sha256 expected, in a catalogue signed by its own ops key."""
     manifest = models / "manifest.json"
     entry = {"name": model, "file": f"{model}.gguf", "sha256": MANIFEST[MODEL].sha256}
     manifest.write_text(json.dumps({"models": [entry]}))
-    return Settings(
+    settings = Settings(
         data_dir=data_dir,
         model_dir=models,
         model_manifest=manifest,
         redis_url=base.settings.effective_redis_url,
-        node_name=f"node-{model}",
+        node_name=name or f"node-{model}",
+        control_plane_url=base.settings.api_base_url,
+        join_token=base.join_token(),
     )
+    sign_manifest(Catalogue.from_settings(settings))
+    return settings
 
 
 def publish_on(stack: Stack, definition: ProcedureDefinition) -> bool:
@@ -219,7 +231,7 @@ def assert_triaged(case: dict[str, Any], expected_language: str) -> None:
         if step["kind"] != "llm":
             continue
         assert step["model"] == MODEL and step["model_sha256"] == MANIFEST[MODEL].sha256
-        assert step["node"] == "node-a"
+        assert step["node"] in STACK_NODES
         assert step["queue"] == f"llm.{MODEL}.default"
         assert step["prompt_tokens"] > 0 and step["completion_tokens"] > 0
         assert step["model_ms"] > 0 and step["tokens_per_s"] > 0
@@ -227,7 +239,7 @@ def assert_triaged(case: dict[str, Any], expected_language: str) -> None:
         assert len(step["prompt_sha256"]) == 64 and len(step["output_sha256"]) == 64
 
 
-def _run_samples(stack: Stack) -> None:
+def _run_samples(stack: Stack) -> list[dict[str, Any]]:
     bodies = [json.loads(path.read_text(encoding="utf-8")) for path in SAMPLES]
     cases = [submit(stack, body) for body in bodies]
     assert all(case["status"] == "queued" for case in cases)
@@ -239,6 +251,7 @@ def _run_samples(stack: Stack) -> None:
         assert_delivered(stack, case, letter.splitlines()[-1].strip())
         assert_audited(stack, case)
     assert_log_verifies(stack)
+    return finished
 
 
 def assert_audited(stack: Stack, case: dict[str, Any]) -> None:
@@ -257,7 +270,7 @@ def assert_audited(stack: Stack, case: dict[str, Any]) -> None:
     assert decided["actor"] == "youssef" and decided["data"]["decision"] == "approve"
     for event in events:
         if event["kind"] == "step.finished" and event["data"]["step_kind"] == "llm":
-            assert event["model"] == MODEL and event["node"] == "node-a"
+            assert event["model"] == MODEL and event["node"] in STACK_NODES
             assert event["data"]["model_sha256"] == MANIFEST[MODEL].sha256
             assert event["data"]["completion_tokens"] > 0
             assert event["payloads"][event["data"]["prompt_sha256"]] is not None
@@ -275,8 +288,51 @@ def assert_log_verifies(stack: Stack) -> None:
     assert "OK export" in verified.stdout
 
 
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def scrape(url: str, headers: dict[str, str] | None = None) -> Samples:
+    answer = httpx.get(url, headers=headers, timeout=10, trust_env=False)
+    assert answer.status_code == 200, answer.text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+
+def metrics_of(stack: Stack) -> tuple[Samples, Samples]:
+    """The API's ``/metrics`` (as ops) and the stack node's metrics port."""
+    api = scrape(f"{_api(stack)}/metrics", signed_in(stack.settings, "nadia"))
+    node = scrape(f"http://127.0.0.1:{stack.settings.node_metrics_port}/metrics")
+    return api, node
+
+
 def test_sample_requests_complete_on_sqlite(base: Stack) -> None:
-    _run_samples(base)
+    api_before, node_before = metrics_of(base)
+    cases = _run_samples(base)
+    api, node = metrics_of(base)
+
+    def grew(after: Samples, before: Samples, name: str, **labels: str) -> float:
+        key = (name, frozenset(labels.items()))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    llm_steps = [step for case in cases for step in case["steps"] if step["kind"] == "llm"]
+    ok = {"kind": "llm", "model": MODEL, "status": "succeeded"}
+    assert grew(api, api_before, "idara_steps_finished_total", **ok) == len(llm_steps) == 9
+    assert grew(api, api_before, "idara_cases_finished_total", status="completed") == 3
+    generated = sum(step["completion_tokens"] for step in llm_steps)
+    assert grew(api, api_before, "idara_step_generated_tokens_total", model=MODEL) == generated
+    assert grew(api, api_before, "idara_step_latency_seconds_count", model=MODEL) == 9
+    assert api[("idara_node_ready", frozenset({("node", "node-a")}))] == 1.0
+    assert api[("idara_redis_up", frozenset())] == 1.0
+    assert api[("idara_queue_depth", frozenset({("queue", f"llm.{MODEL}.default")}))] == 0.0
+    on_node_a = sum(step["node"] == "node-a" for step in llm_steps)  # node-pg shares queues
+    ran = {"model": MODEL, "outcome": "ok"}
+    assert grew(node, node_before, "idara_node_steps_finished_total", **ran) >= on_node_a >= 1
+    assert grew(node, node_before, "idara_node_generated_tokens_total", model=MODEL) > 0
+    assert node[("idara_node_schedulable", frozenset())] == 1.0
+    assert node[("idara_node_heartbeat_age_seconds", frozenset())] < 15
 
 
 def test_sample_requests_complete_on_postgresql(on_postgres: Stack) -> None:
@@ -494,3 +550,91 @@ def test_no_process_of_the_stack_tried_to_leave_the_premises(base: Stack) -> Non
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "PASS egress attempts: none recorded" in done.stdout
+
+
+def _nodes(base: Stack) -> dict[str, dict[str, Any]]:
+    answer = httpx.get(f"{_api(base)}/api/v1/nodes", headers=signed_in(base.settings, "nadia"))
+    assert answer.status_code == 200, answer.text
+    return {node["name"]: node for node in answer.json()}
+
+
+def _ops(base: Stack, name: str, action: str) -> None:
+    url = f"{_api(base)}/api/v1/nodes/{name}/{action}"
+    answer = httpx.post(url, headers=signed_in(base.settings, "nadia"), timeout=10)
+    assert answer.status_code == 200, answer.text
+
+
+def _until(what: str, check: Any, timeout_s: float = 120) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"not seen within {timeout_s} s: {what}")
+
+
+def _step_running(base: Stack, case_id: str) -> bool:
+    return any(s["status"] == "running" for s in get_case(base, case_id)["steps"])
+
+
+def test_nodes_placement_drain_and_missing_heartbeats(
+    base: Stack, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Two more nodes serve model m2: a case waits, saying so, until one registers; a drained
+    node finishes its running step and takes no new one; a node whose heartbeats stop becomes
+    not_ready and the step it held runs on the other."""
+    publish_on(base, variant_of_triage("m2-triage", dict.fromkeys(LLM_STEPS, "m2")))
+    body = {**json.loads(SAMPLES[0].read_text(encoding="utf-8")), "procedure": "m2-triage"}
+    nodes = {}
+    for name in ("node-x", "node-y"):
+        models = tmp_path_factory.mktemp(f"{name}-models")
+        shutil.copyfile(MANIFEST[MODEL].resolve_path(Path(".")), models / "m2.gguf")
+        settings = second_node(base, models, "m2", tmp_path_factory.mktemp(name), name)
+        nodes[name] = Stack(settings, models=["m2"])
+    try:
+        waiting = submit(base, body)
+        detail = _until(
+            "the case says no node serves m2",
+            lambda: (
+                "no ready node serves model m2" in get_case(base, waiting["id"])["status_detail"]
+            ),
+        )
+        assert detail and get_case(base, waiting["id"])["status"] == "queued"
+        nodes["node-x"].start_worker()
+        (first,) = wait_all(base, [waiting["id"]], timeout_s=180)
+        assert first["status"] == "awaiting_approval"
+        assert {s["node"] for s in first["steps"] if s["kind"] == "llm"} == {"node-x"}
+
+        # drain x while it runs a step: that step finishes there; the next ones wait, saying
+        # why, until y registers, and run there
+        case = submit(base, body)
+        _until("a step running on node-x", lambda: _step_running(base, case["id"]))
+        _ops(base, "node-x", "drain")
+        _until(
+            "the case says node-x is draining",
+            lambda: "node-x draining" in get_case(base, case["id"])["status_detail"],
+        )
+        nodes["node-y"].start_worker()
+        (drained,) = wait_all(base, [case["id"]], timeout_s=180)
+        ran_on = [s["node"] for s in drained["steps"] if s["kind"] == "llm"]
+        assert ran_on[0] == "node-x" and set(ran_on[1:]) == {"node-y"}, ran_on
+        _until("node-x drained", lambda: _nodes(base)["node-x"]["state"] == "drained", 30)
+
+        # y dies holding a step; x comes back; the step runs again on x
+        lost = submit(base, body)
+        _until("a step running on node-y", lambda: _step_running(base, lost["id"]))
+        nodes["node-y"].kill("worker")
+        _ops(base, "node-x", "uncordon")
+        _until("node-y not_ready", lambda: _nodes(base)["node-y"]["state"] == "not_ready", 40)
+        (recovered,) = wait_all(base, [lost["id"]], timeout_s=180)
+        assert recovered["status"] == "awaiting_approval"
+        assert recovered["steps"][2]["node"] == "node-x"  # the last draft, after y died
+    finally:
+        for node in nodes.values():
+            node.stop()
+    timeline = httpx.get(
+        f"{_api(base)}/api/v1/audit/events",
+        params={"kind": "node.not_ready"},
+        headers=signed_in(base.settings, "omar"),
+    ).json()
+    assert any(e["node"] == "node-y" for e in timeline["events"])

@@ -121,6 +121,40 @@ def test_tool_arguments_are_checked_against_the_tool_schema(tmp_path: Path) -> N
     assert "steps[3].args.surface_m2" in problems
 
 
+def _triage_with_approval_when(tmp_path: Path, when: str) -> Path:
+    text = TRIAGE_FILE.read_text().replace(
+        "    escalate_to: directorate\n", f"    escalate_to: directorate\n    when: {when}\n"
+    )
+    path = tmp_path / "triage.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "{path: outputs.classify.urgency, equals: high}",
+        "{not: {path: outputs.extract.cin, exists: true}}",
+        "{any: [{path: applicant.phone, exists: true}, {path: outputs.classify.urgency, "
+        "equals: high}]}",
+    ],
+)
+def test_an_approval_conditioned_on_an_agents_answer_is_refused_at_publication(
+    tmp_path: Path, when: str
+) -> None:
+    path = _triage_with_approval_when(tmp_path, when)
+    with pytest.raises(ProcedureError) as caught:
+        load_definition(path)
+    problems = "\n".join(caught.value.problems)
+    assert "steps[3].when: outputs." in problems
+    assert "an approval's condition cannot read what an agent produced" in problems
+
+
+def test_an_approval_may_be_conditioned_on_what_no_agent_feeds(tmp_path: Path) -> None:
+    path = _triage_with_approval_when(tmp_path, "{path: applicant.phone, exists: true}")
+    assert load_definition(path).step("approve").when is not None
+
+
 def test_the_published_json_schema_in_docs_is_current() -> None:
     committed = json.loads((REPO_ROOT / "docs" / "procedure.schema.json").read_text())
     assert committed == procedure_json_schema(), "run: idara procedures schema > docs/…"

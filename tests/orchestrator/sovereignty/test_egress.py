@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.cli.models import install_for_stack
 from orchestrator.cli.stack import BOOT_DIR
+from orchestrator.settings import Settings
 
 CONNECT = """
 import socket, sys
@@ -111,11 +113,13 @@ def _check(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_check_passes_on_the_defaults(tmp_path: Path) -> None:
+    install_for_stack(Settings(data_dir=tmp_path))  # the signed catalogue `idara up` makes
     done = _check(tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "FAIL" not in done.stdout
     for line in ("PASS egress guard", "PASS endpoint: broker", "PASS model smollm2-135m"):
         assert line in done.stdout
+    assert "PASS models: manifest signature" in done.stdout
 
 
 def test_the_check_fails_on_an_outside_endpoint_or_a_recorded_attempt(tmp_path: Path) -> None:

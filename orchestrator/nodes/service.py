@@ -1,0 +1,222 @@
+"""Registration, heartbeats, cordon and drain, and which nodes can take a step now.
+
+A node is ``ready`` while its heartbeats arrive (``IDARA_NODE_NOT_READY_AFTER_S``); its
+``schedule`` (active, cordoned, draining) is what ops asked and lives in the database, so it
+survives restarts of the node and of the control plane. Every change is an audit entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from orchestrator.audit import chain
+from orchestrator.auth import tokens, users
+from orchestrator.auth.models import ApiToken, User
+from orchestrator.db import utc, utcnow
+from orchestrator.errors import Conflict, NotFound
+from orchestrator.nodes.models import Health, Node, Schedule
+from orchestrator.settings import Settings
+
+SERVICE_USER = "nodes"
+"""The service identity nodes act as; join tokens are its tokens (role ``node``)."""
+JOIN = "join"
+
+
+class NoNodeReady(Exception):
+    """No ready, schedulable node serves the step's model: the case waits and says why."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    name: str
+    pool: str = "default"
+    labels: dict[str, str] = field(default_factory=dict)
+    models: list[str] = field(default_factory=list)
+    concurrency: int = 1
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def get(session: Session, name: str) -> Node:
+    node = session.get(Node, name)
+    if node is None:
+        raise NotFound(f"no node {name!r}; `idara nodes list` shows the registered nodes")
+    return node
+
+
+def register(session: Session, data: Registration) -> Node:
+    """Add the node, or refresh what it says of itself; its schedule is kept as ops left it."""
+    node = session.get(Node, data.name)
+    first = node is None
+    if node is None:
+        node = Node(name=data.name)
+    node.pool, node.labels, node.models = data.pool, dict(data.labels), list(data.models)
+    node.concurrency, node.facts = data.concurrency, dict(data.facts)
+    node.model_errors, node.running = {}, 0
+    node.health, node.last_heartbeat_at = Health.ready, utcnow()
+    session.add(node)
+    session.flush()
+    chain.record(
+        session,
+        "node.registered",
+        f"node:{data.name}",
+        {
+            "node": data.name,
+            "first_time": first,
+            "pool": data.pool,
+            "labels": data.labels,
+            "models": data.models,
+            "schedule": node.schedule.value,
+        },
+        node=data.name,
+    )
+    return node
+
+
+def heartbeat(
+    session: Session, name: str, running: int, model_errors: dict[str, str] | None = None
+) -> Node:
+    """A node says it is alive, how many steps it runs, and which models it could not load."""
+    node = get(session, name)
+    was = node.health
+    node.running, node.model_errors = max(0, running), dict(model_errors or {})
+    node.health, node.last_heartbeat_at = Health.ready, utcnow()
+    session.add(node)
+    session.flush()
+    if was != Health.ready:
+        chain.record(session, "node.ready", f"node:{name}", {"node": name}, node=name)
+    return node
+
+
+SCHEDULE_EVENTS = {
+    Schedule.active: "node.uncordoned",
+    Schedule.cordoned: "node.cordoned",
+    Schedule.draining: "node.drain_requested",
+}
+
+
+def set_schedule(session: Session, name: str, schedule: Schedule, by: str) -> Node:
+    node = get(session, name)
+    if node.schedule != schedule:
+        previous = node.schedule
+        node.schedule = schedule
+        session.add(node)
+        session.flush()
+        chain.record(
+            session,
+            SCHEDULE_EVENTS[schedule],
+            by,
+            {"node": name, "from": previous.value, "to": schedule.value},
+            node=name,
+        )
+    return node
+
+
+def remove(session: Session, name: str, by: str, settings: Settings, force: bool = False) -> None:
+    """Forget a node (a machine taken away); a ready one is refused unless ``force``."""
+    node = get(session, name)
+    if health_of(node, settings) == Health.ready and not force:
+        raise Conflict(
+            f"node {name!r} is ready (it still sends heartbeats); stop it first, or force"
+        )
+    session.delete(node)
+    session.flush()
+    chain.record(session, "node.removed", by, {"node": name}, node=name)
+
+
+def health_of(node: Node, settings: Settings, now: datetime | None = None) -> Health:
+    """Ready while its last heartbeat is recent, whatever the stored value says."""
+    cutoff = (now or utcnow()) - timedelta(seconds=settings.node_not_ready_after_s)
+    return Health.ready if utc(node.last_heartbeat_at) >= cutoff else Health.not_ready
+
+
+def mark_missing(session: Session, settings: Settings) -> list[str]:
+    """Mark ``not_ready`` the nodes whose heartbeats stopped; return their names."""
+    missing = []
+    for node in session.exec(select(Node).where(col(Node.health) == Health.ready)).all():
+        if health_of(node, settings) == Health.not_ready:
+            node.health = Health.not_ready
+            session.add(node)
+            session.flush()
+            age = (utcnow() - utc(node.last_heartbeat_at)).total_seconds()
+            chain.record(
+                session,
+                "node.not_ready",
+                "system",
+                {"node": node.name, "last_heartbeat_s_ago": round(age, 1)},
+                node=node.name,
+            )
+            missing.append(node.name)
+    return missing
+
+
+def list_nodes(session: Session) -> list[Node]:
+    return list(session.exec(select(Node).order_by(col(Node.name))).all())
+
+
+def serving(session: Session, model: str, pool: str, settings: Settings) -> list[Node]:
+    """The nodes that can take a step on ``model`` in ``pool`` now: ready, active and serving
+    it, least loaded first. A node that refused the model's file still counts: the step sent
+    there fails with the reason, which the case shows."""
+    eligible = [
+        node
+        for node in session.exec(select(Node).where(col(Node.pool) == pool)).all()
+        if model in node.models
+        and node.schedule == Schedule.active
+        and health_of(node, settings) == Health.ready
+    ]
+    return sorted(eligible, key=lambda n: (n.running / max(1, n.concurrency), n.name))
+
+
+def require_serving(session: Session, model: str, pool: str, settings: Settings) -> None:
+    """Raise :class:`NoNodeReady` (saying why) unless some node can take the step now."""
+    if not serving(session, model, pool, settings):
+        raise NoNodeReady(why_none_serves(session, model, pool, settings))
+
+
+def why_none_serves(session: Session, model: str, pool: str, settings: Settings) -> str:
+    """What a case waiting for a node says: ``no ready node serves model X`` and why."""
+    nodes = [n for n in list_nodes(session) if model in n.models]
+    where = f" in pool {pool!r}" if pool != "default" else ""
+    reason = f"no ready node serves model {model}{where}"
+    notes = []
+    for node in nodes:
+        if node.pool != pool:
+            continue
+        if health_of(node, settings) != Health.ready:
+            notes.append(f"{node.name} not ready")
+        elif node.schedule != Schedule.active:
+            notes.append(f"{node.name} {node.schedule.value}")
+    return f"{reason} ({'; '.join(notes)})" if notes else reason
+
+
+def service_user(session: Session, by: str) -> User:
+    """The ``nodes`` service identity, created at the first join token."""
+    user = session.get(User, SERVICE_USER)
+    if user is None:
+        user = users.add(session, SERVICE_USER, "Node service identity", ["node"], by)
+    return user
+
+
+def create_join_token(
+    session: Session, label: str, by: str, days: int | None = None
+) -> tuple[ApiToken, str]:
+    """A token a node registers and heartbeats with; shown once, revocable."""
+    user = service_user(session, by)
+    ttl = timedelta(days=days) if days else None
+    row, token = tokens.issue(session, user, JOIN, label, ttl)
+    session.flush()
+    chain.record(
+        session,
+        "token.created",
+        by,
+        {"user": SERVICE_USER, "token": row.id, "label": label, "kind": JOIN},
+    )
+    return row, token
+
+
+def join_tokens(session: Session) -> list[ApiToken]:
+    query = select(ApiToken).where(col(ApiToken.kind) == JOIN).order_by(col(ApiToken.created_at))
+    return list(session.exec(query).all())
