@@ -17,7 +17,7 @@ from orchestrator.audit import events
 from orchestrator.cli.users import _on_database, token_table
 from orchestrator.nodes import service
 from orchestrator.nodes.models import Schedule
-from orchestrator.settings import get_settings
+from orchestrator.settings import Settings, get_settings
 
 node_app = typer.Typer(help="Run this machine as a node.", no_args_is_help=True)
 nodes_app = typer.Typer(
@@ -72,6 +72,7 @@ def start(
     if not token:
         _fail("a join token is needed: --join-token or IDARA_JOIN_TOKEN")
     served = [m for m in models.split(",") if m]
+    _check_catalogue(served, settings)
     member = Member(
         control_plane=control_plane or settings.control_plane_url or settings.api_base_url,
         token=token,
@@ -108,6 +109,26 @@ def start(
             "--without-mingle",
         ]
     )
+
+
+def _check_catalogue(served: list[str], settings: Settings) -> None:
+    """Refuse to start on a catalogue that does not verify, or without the models asked for:
+    such a node would take steps from the queues and fail each one (files are still hashed
+    before loading, in the worker processes)."""
+    from agents.catalogue import Catalogue, load_trusted
+    from agents.errors import ModelUnavailableError
+
+    try:
+        trusted = load_trusted(Catalogue.from_settings(settings))
+    except ModelUnavailableError as exc:
+        _fail(f"the model catalogue does not verify, so this node would refuse every model: {exc}")
+        return
+    missing = [name for name in served if name not in trusted.entries]
+    if missing:
+        _fail(
+            f"not in the model catalogue {settings.effective_model_manifest}: "
+            f"{', '.join(missing)} (`idara models list` shows what it holds)"
+        )
 
 
 def _fail(message: str) -> None:

