@@ -72,8 +72,8 @@ def revoke(session: Session, row: ApiToken) -> None:
     session.add(row)
 
 
-def user_tokens(session: Session, user_name: str | None = None) -> list[ApiToken]:
-    query = select(ApiToken).where(col(ApiToken.kind) == API).order_by(col(ApiToken.created_at))
+def user_tokens(session: Session, user_name: str | None = None, kind: str = API) -> list[ApiToken]:
+    query = select(ApiToken).where(col(ApiToken.kind) == kind).order_by(col(ApiToken.created_at))
     if user_name:
         query = query.where(col(ApiToken.user_name) == user_name)
     return list(session.exec(query).all())

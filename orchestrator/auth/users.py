@@ -182,19 +182,31 @@ def import_directory(session: Session, path: Path, by: str) -> list[str]:
 
 
 def create_token(
-    session: Session, name: str, label: str, by: str, ttl_days: int | None = None
+    session: Session,
+    name: str,
+    label: str,
+    by: str,
+    ttl_days: int | None = None,
+    kind: str = tokens.API,
 ) -> tuple[ApiToken, str]:
+    """An API token (or, for the ``nodes`` service identity, a join token), shown once."""
     user = get(session, name)
     if user.disabled:
         raise Conflict(f"user {name!r} is disabled; enable them before creating a token")
     ttl = timedelta(days=ttl_days) if ttl_days else None
-    row, token = tokens.issue(session, user, tokens.API, label, ttl)
+    row, token = tokens.issue(session, user, kind, label, ttl)
     session.flush()
     chain.record(
         session,
         "token.created",
         by,
-        {"user": name, "token": row.id, "label": label, "expires_in_days": ttl_days},
+        {
+            "user": name,
+            "token": row.id,
+            "kind": kind,
+            "label": label,
+            "expires_in_days": ttl_days,
+        },
     )
     return row, token
 

@@ -204,19 +204,9 @@ def create_join_token(
     session: Session, label: str, by: str, days: int | None = None
 ) -> tuple[ApiToken, str]:
     """A token a node registers and heartbeats with; shown once, revocable."""
-    user = service_user(session, by)
-    ttl = timedelta(days=days) if days else None
-    row, token = tokens.issue(session, user, JOIN, label, ttl)
-    session.flush()
-    chain.record(
-        session,
-        "token.created",
-        by,
-        {"user": SERVICE_USER, "token": row.id, "label": label, "kind": JOIN},
-    )
-    return row, token
+    service_user(session, by)
+    return users.create_token(session, SERVICE_USER, label, by, days, kind=JOIN)
 
 
 def join_tokens(session: Session) -> list[ApiToken]:
-    query = select(ApiToken).where(col(ApiToken.kind) == JOIN).order_by(col(ApiToken.created_at))
-    return list(session.exec(query).all())
+    return tokens.user_tokens(session, kind=JOIN)
