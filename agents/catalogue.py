@@ -52,7 +52,7 @@ GGUF_MAGIC = b"GGUF"
 VERIFIER_KEYS_SETTING = "IDARA_MODEL_VERIFIER_KEYS"
 _CHUNK = 1 << 20
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-"""A model name goes into queue names (``llm.<model>.<pool>``) and file names."""
+"""A model name goes into metric labels, ``--models`` lists and file names."""
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 """An ISO 639 code, optionally with BCP 47 subtags: fr, ar, ber, ar-MA."""
 

@@ -54,7 +54,7 @@ from orchestrator.nodes import service as nodes
 from orchestrator.nodes.models import Health, Schedule
 from orchestrator.nodes.router import state_of
 from orchestrator.settings import Settings
-from workers.celery_app import queue_name
+from workers.celery_app import node_queue
 from workers.metrics import LATENCY_BUCKETS, RATE_BUCKETS
 
 router = APIRouter(tags=["metrics"])
@@ -99,7 +99,7 @@ class ControlPlane:
     def collect(self) -> Iterator[Metric]:
         node_rows = nodes.list_nodes(self.session)
         yield from self._nodes(node_rows)
-        queues = sorted({queue_name(m, node.pool) for node in node_rows for m in node.models})
+        queues = sorted(node_queue(node.name) for node in node_rows)
         yield from queue_depths(self.settings.effective_redis_url, queues)
         yield from self._cases()
         yield from totals_of(self.session).families()
@@ -186,7 +186,7 @@ def queue_depths(url: str, queues: list[str]) -> Iterator[Metric]:
     up = _gauge("idara_redis_up", "1 when the broker (Redis) answered this scrape")
     depth = _gauge(
         "idara_queue_depth",
-        "Steps waiting in a node queue llm.<model>.<pool> (not yet taken by a node)",
+        "Steps waiting in a node's queue node.<name> (placed there, not yet taken)",
         ["queue"],
     )
     client = redis.Redis.from_url(

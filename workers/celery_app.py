@@ -15,9 +15,21 @@ def alive_key(task_id: str) -> str:
     return f"idara:alive:{task_id}"
 
 
-def queue_name(model: str, pool: str) -> str:
-    """The queue of a node pool that serves ``model``: ``llm.<model>.<pool>``."""
-    return f"llm.{model}.{pool}"
+def node_queue(node: str) -> str:
+    """The queue of one node: the engine places each step on the node it chose."""
+    return f"node.{node}"
+
+
+def node_of(queue: str) -> str | None:
+    """The node whose queue this is (``None`` for another queue)."""
+    prefix, _, node = queue.partition(".")
+    return node if prefix == "node" and node else None
+
+
+def idle_queue(node: str) -> str:
+    """Where a node listens while it may take no step: nothing is ever sent there (a Celery
+    worker needs a queue to start with)."""
+    return f"idle.{node}"
 
 
 class PolledRedisBackend(RedisBackend):  # type: ignore[misc]

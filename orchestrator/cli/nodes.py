@@ -62,7 +62,7 @@ def start(
     """Register with the control plane, then run a Celery worker for the models; heartbeats
     say whether to take steps (cordon and drain are obeyed; running steps always finish)."""
     from workers import metrics as node_metrics
-    from workers.celery_app import celery_app, queue_name
+    from workers.celery_app import celery_app, idle_queue, node_queue
     from workers.facts import node_facts
     from workers.membership import Heartbeats, Member, MembershipError
     from workers.node import MODELS_ENV, node_name
@@ -92,7 +92,7 @@ def start(
     )
     os.environ[MODELS_ENV] = ",".join(served)
     Heartbeats.member = member
-    Heartbeats.queues = [queue_name(m, member.pool) for m in served]
+    Heartbeats.queues = [node_queue(member.name)]
     Heartbeats.interval_s = float(answer.get("heartbeat_s", settings.node_heartbeat_s))
     celery_app.steps["consumer"].add(Heartbeats)
     node_metrics.serve(settings, member)  # IDARA_NODE_METRICS_PORT, before the worker forks
@@ -102,8 +102,8 @@ def start(
             "--loglevel=WARNING",
             f"--concurrency={concurrency}",
             "--pool=prefork",
-            # nothing but its own queue until the control plane says it may take steps
-            f"--queues=node.{member.name}",
+            # no step until the control plane says it may take steps (then node.<name>)
+            f"--queues={idle_queue(member.name)}",
             f"--hostname=node@{member.name}",
             "--without-gossip",
             "--without-mingle",

@@ -10,7 +10,7 @@ from celery import Celery
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
-from workers.celery_app import alive_key, queue_name
+from workers.celery_app import alive_key
 
 TASK_NAME = "idara.run_agent_step"
 BROKER_ERRORS = (OperationalError, RedisError, ConnectionError, OSError)
@@ -32,9 +32,8 @@ class StepCrashed(Exception):
     """The task raised instead of returning a result (a bug or a node failure)."""
 
 
-def send_step(app: Celery, task_id: str, model: str, pool: str, payload: dict[str, Any]) -> str:
-    """Queue the step on ``llm.<model>.<pool>``; return the queue's name."""
-    queue = queue_name(model, pool)
+def send_step(app: Celery, task_id: str, model: str, queue: str, payload: dict[str, Any]) -> str:
+    """Queue the step on ``queue`` (a node's, ``node.<name>``); return the queue's name."""
     try:
         app.send_task(
             TASK_NAME,
@@ -68,6 +67,16 @@ def is_queued(app: Celery, queue: str, task_id: str) -> bool:
     return any(task_id.encode() in message for message in client.lrange(queue, 0, -1))
 
 
+def take_back(app: Celery, queue: str, task_id: str) -> bool:
+    """Remove the step's message from ``queue`` before a node takes it; ``False`` when it is
+    no longer there (a node took it: it runs there)."""
+    client = app.backend.client
+    for message in client.lrange(queue, 0, -1):
+        if task_id.encode() in message:
+            return bool(client.lrem(queue, 1, message))
+    return False
+
+
 def is_alive(app: Celery, task_id: str) -> bool:
     """A node is running the step now (its heartbeat key has not expired)."""
     return bool(app.backend.client.exists(alive_key(task_id)))
@@ -78,15 +87,18 @@ def wait_for_result(
     task_id: str,
     timeout_s: float,
     on_started: Callable[[], None] | None = None,
-    resend: Callable[[], None] | None = None,
+    resend: Callable[[], str | None] | None = None,
     queue: str = "",
     lost_after_s: float = 15.0,
+    move: Callable[[str], str | None] | None = None,
 ) -> dict[str, Any]:
     """Poll the result backend until the task finishes; Redis blips are waited out.
 
     A step that is neither finished, queued nor running (Redis restarted empty, its node
     killed) for ``lost_after_s`` is ``resend``: dispatch is at least once, and the engine stores
-    the first result it sees, once."""
+    the first result it sees, once. While the step waits in ``queue``, ``move(queue)`` may
+    place it elsewhere (its node stopped beating or was cordoned). Both return the queue the
+    step is in afterwards, or ``None`` when it did not change."""
     deadline = time.monotonic() + timeout_s
     delay, started_seen = 0.02, False
     seen_at = checked_at = time.monotonic()
@@ -106,19 +118,25 @@ def wait_for_result(
         now = time.monotonic()
         if resend is not None and now - checked_at >= ACCOUNT_EVERY_S:
             checked_at = now
-            if _accounted_for(app, queue, task_id):
+            whereabouts = _whereabouts(app, queue, task_id)
+            if whereabouts == "queued" and move is not None:
+                queue = move(queue) or queue
+            if whereabouts != "lost":
                 seen_at = now
             elif now - seen_at > lost_after_s:
-                resend()
+                queue = resend() or queue
                 seen_at = now
         time.sleep(delay)
         delay = min(delay * 1.5, 0.25)
     raise StepTimeout(f"no result within {timeout_s:.0f} s")
 
 
-def _accounted_for(app: Celery, queue: str, task_id: str) -> bool:
-    """Queued or running; an unreachable Redis counts as unknown, so nothing is resent."""
+def _whereabouts(app: Celery, queue: str, task_id: str) -> str:
+    """``running``, ``queued`` or ``lost``; an unreachable Redis counts as ``unknown``, so
+    nothing is resent or moved."""
     try:
-        return is_alive(app, task_id) or is_queued(app, queue, task_id)
+        if is_alive(app, task_id):
+            return "running"
+        return "queued" if is_queued(app, queue, task_id) else "lost"
     except BROKER_ERRORS:
-        return True
+        return "unknown"

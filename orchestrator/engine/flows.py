@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from prefect import flow, task
@@ -22,8 +23,9 @@ from prefect.runtime import flow_run
 from agents.steps import StepContext, StepRequest
 from orchestrator.cases.models import DONE_STEP_STATUSES, CaseStatus, CaseStep, StepStatus
 from orchestrator.db import session_scope, utcnow
-from orchestrator.engine import dispatch, executors, state
+from orchestrator.engine import dispatch, executors, placement, state
 from orchestrator.engine.executors import StepFailed
+from orchestrator.engine.placement import Placement
 from orchestrator.nodes import service as nodes
 from orchestrator.procedures.conditions import describe, holds
 from orchestrator.procedures.derivation import approval_reads_agents
@@ -37,7 +39,7 @@ from orchestrator.procedures.schemas import (
     ToolStep,
 )
 from orchestrator.settings import get_settings
-from workers.celery_app import celery_app, queue_name
+from workers.celery_app import celery_app, node_queue
 
 log = logging.getLogger(__name__)
 AWAITING = "awaiting_approval"
@@ -83,7 +85,7 @@ def step_request(spec: LlmStep, context: StepContext) -> StepRequest:
 
 @task(name="llm-step", cache_policy=NONE, retries=0)
 def run_llm_step(case_id: str, step_id: int, spec: LlmStep, context: StepContext) -> dict[str, Any]:
-    """Send one step to the queue of a pool serving its model, wait, store the result."""
+    """Send one step to the node chosen for it, wait, store the result."""
     settings = get_settings()
     request = step_request(spec, context)
     payload = request.to_payload()
@@ -91,44 +93,38 @@ def run_llm_step(case_id: str, step_id: int, spec: LlmStep, context: StepContext
         step = session.get(CaseStep, step_id)
         assert step is not None
         sent = time.perf_counter()
+
+        def report(queue: str | None, detail: str) -> None:
+            if queue is not None:
+                state.set_step(session, step_id, queue=queue)
+            state.set_case(session, case_id, status_detail=detail)
+
         task_id, queue = _dispatched_before(step)
         if task_id is None or queue is None:
-            task_id, queue = _dispatch(session, case_id, step, spec, context, payload)
+            placed = _dispatch(session, case_id, step, spec, context, payload, report)
         else:  # an engine that stopped sent it: wait for that task rather than run it twice
+            placed = Placement(spec, task_id, payload, queue, report)
             state.set_case(session, case_id, status_detail=f"step {spec.name}: waiting on {queue}")
 
         def started() -> None:
             state.set_step(session, step_id, status=StepStatus.running)
             state.set_case(session, case_id, status_detail=f"step {spec.name}: running")
 
-        def resend() -> None:
-            try:
-                dispatch.send_step(celery_app, task_id, spec.model, spec.pool, payload)
-            except dispatch.BrokerUnavailable:
-                return  # Redis is away: the next check tries again
-            log.warning(
-                "case %s step %s: task %s was lost; sent again", case_id, spec.name, task_id
-            )
-            state.set_case(
-                session,
-                case_id,
-                status_detail=f"step {spec.name}: lost by its queue or node; sent again",
-            )
-
         try:
             reply = dispatch.wait_for_result(
                 celery_app,
-                task_id,
+                placed.task_id,
                 settings.step_timeout_s,
                 started,
-                resend,
-                queue,
+                placed.resend,
+                placed.queue,
                 settings.redispatch_after_s,
+                placed.move,
             )
         except dispatch.StepTimeout as exc:
             error = (
                 f"step {spec.name}: {exc}; is a node serving model {spec.model!r} "
-                f"on queue {queue} running?"
+                f"on queue {placed.queue} running?"
             )
             state.mark_step_failed(session, step, error)
             raise StepFailed(error, "timeout") from exc
@@ -152,40 +148,42 @@ def _dispatch(
     spec: LlmStep,
     context: StepContext,
     payload: dict[str, Any],
-) -> tuple[str, str]:
-    """Record the step as dispatched, then send it; return its task id and queue."""
+    report: Callable[[str | None, str], None],
+) -> Placement:
+    """Choose a node, record the step as dispatched there, then send it."""
     assert step.id is not None
-    nodes.require_serving(session, spec.model, spec.pool, get_settings())
-    task_id = str(uuid.uuid4())
-    state.set_step(
-        session,
-        step.id,
-        status=StepStatus.dispatched,
-        task_id=task_id,
-        queue=queue_name(spec.model, spec.pool),
-        model=spec.model,
-        started_at=utcnow(),
-        attempts=step.attempts + 1,
-        input={
-            "agent": spec.agent,
-            "prompt": spec.prompt,
-            "prompt_version": spec.prompt_version,
-            "max_tokens": spec.max_tokens,
-            "uses_outputs_of": sorted(context.outputs),
-        },
-    )
+    with placement.placing:
+        node = placement.choose(session, spec)
+        placed = Placement(spec, str(uuid.uuid4()), payload, node_queue(node.name), report)
+        state.set_step(
+            session,
+            step.id,
+            status=StepStatus.dispatched,
+            task_id=placed.task_id,
+            queue=placed.queue,
+            model=spec.model,
+            started_at=utcnow(),
+            attempts=step.attempts + 1,
+            input={
+                "agent": spec.agent,
+                "prompt": spec.prompt,
+                "prompt_version": spec.prompt_version,
+                "max_tokens": spec.max_tokens,
+                "requires": spec.requires,
+                "uses_outputs_of": sorted(context.outputs),
+            },
+        )
     try:
-        queue = dispatch.send_step(celery_app, task_id, spec.model, spec.pool, payload)
+        dispatch.send_step(celery_app, placed.task_id, spec.model, placed.queue, payload)
     except dispatch.BrokerUnavailable:  # never sent: the next run sends it afresh
         state.set_step(session, step.id, status=StepStatus.pending, task_id=None)
         raise
     state.set_case(
         session,
         case_id,
-        status_detail=f"step {spec.name}: queued on {queue}, waiting for a node serving "
-        f"{spec.model}",
+        status_detail=f"step {spec.name}: queued on node {node.name} ({spec.model})",
     )
-    return task_id, queue
+    return placed
 
 
 def _store_reply(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -74,14 +74,22 @@ def claim_due_cases(session: Session, limit: int) -> list[tuple[str, str]]:
     return claimed
 
 
-def requeue_orphans(session: Session) -> int:
-    """At engine start: cases left running by a dead engine go back to the queue."""
+def requeue_orphans(
+    session: Session,
+    running_here: Collection[str] = (),
+    detail: str = "requeued after an engine restart",
+) -> int:
+    """Cases marked running that no thread runs go back to the queue: at engine start, those a
+    dead engine left; later, any but ``running_here`` (the cases this engine's threads run)."""
+    orphans = col(Case.status) == CaseStatus.running
+    if running_here:
+        orphans = orphans & col(Case.id).not_in(list(running_here))
     result = session.execute(
         update(Case)
-        .where(col(Case.status) == CaseStatus.running)
+        .where(orphans)
         .values(
             status=CaseStatus.queued,
-            status_detail="requeued after an engine restart",
+            status_detail=detail,
             next_attempt_at=utcnow(),
             updated_at=utcnow(),
         )

@@ -15,21 +15,20 @@ log = logging.getLogger(__name__)
 
 
 def tell(node: Node) -> None:
-    from workers.celery_app import celery_app, queue_name
+    from workers.celery_app import celery_app, node_queue
 
     destination = [f"node@{node.name}"]
     try:
         with celery_app.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1, timeout=1)
-            for model in node.models:
-                queue = queue_name(model, node.pool)
-                if node.schedule == Schedule.active:
-                    celery_app.control.add_consumer(
-                        queue, destination=destination, connection=connection
-                    )
-                else:
-                    celery_app.control.cancel_consumer(
-                        queue, destination=destination, connection=connection
-                    )
+            queue = node_queue(node.name)
+            if node.schedule == Schedule.active:
+                celery_app.control.add_consumer(
+                    queue, destination=destination, connection=connection
+                )
+            else:
+                celery_app.control.cancel_consumer(
+                    queue, destination=destination, connection=connection
+                )
     except BROKER_ERRORS as exc:
         log.warning("node %s: broker unreachable (%s); its next heartbeat applies", node.name, exc)

@@ -6,6 +6,7 @@ survives restarts of the node and of the control plane. Every change is an audit
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -156,39 +157,80 @@ def list_nodes(session: Session) -> list[Node]:
     return list(session.exec(select(Node).order_by(col(Node.name))).all())
 
 
-def serving(session: Session, model: str, pool: str, settings: Settings) -> list[Node]:
-    """The nodes that can take a step on ``model`` in ``pool`` now: ready, active and serving
-    it, least loaded first. A node that refused the model's file still counts: the step sent
-    there fails with the reason, which the case shows."""
+def requirement_met(labels: dict[str, str], requirement: str) -> bool:
+    """``gpu`` asks for a label ``gpu`` (any value); ``site=rabat`` for that value."""
+    key, sep, value = requirement.partition("=")
+    return key in labels and (not sep or labels[key] == value)
+
+
+def lacks(node: Node, requires: Iterable[str]) -> list[str]:
+    """The required labels ``node`` does not have."""
+    return [r for r in requires if not requirement_met(node.labels, r)]
+
+
+def can_take(node: Node, settings: Settings) -> bool:
+    """Ready (heartbeats arrive) and active (not cordoned, not draining)."""
+    return node.schedule == Schedule.active and health_of(node, settings) == Health.ready
+
+
+def serving(
+    session: Session, model: str, pool: str, settings: Settings, requires: Iterable[str] = ()
+) -> list[Node]:
+    """The nodes that can take a step on ``model`` needing labels ``requires`` now: ready,
+    active, serving the model, with every label; best first (:func:`rank`). A node that refused
+    the model's file still counts: the step sent there fails with the reason, which the case
+    shows."""
+    requires = list(requires)
     eligible = [
         node
-        for node in session.exec(select(Node).where(col(Node.pool) == pool)).all()
-        if model in node.models
-        and node.schedule == Schedule.active
-        and health_of(node, settings) == Health.ready
+        for node in session.exec(select(Node)).all()
+        if model in node.models and can_take(node, settings) and not lacks(node, requires)
     ]
-    return sorted(eligible, key=lambda n: (n.running / max(1, n.concurrency), n.name))
+    return rank(eligible, pool)
 
 
-def require_serving(session: Session, model: str, pool: str, settings: Settings) -> None:
-    """Raise :class:`NoNodeReady` (saying why) unless some node can take the step now."""
-    if not serving(session, model, pool, settings):
-        raise NoNodeReady(why_none_serves(session, model, pool, settings))
+def rank(eligible: list[Node], pool: str, held: Mapping[str, int] | None = None) -> list[Node]:
+    """Best first: the requested ``pool``, then the least loaded: the steps a node holds
+    (``held``: queued for it or running there, as the engine counts them) over its
+    concurrency. Without ``held``, what its last heartbeat said it runs."""
+
+    def key(node: Node) -> tuple[bool, float, str]:
+        load = held.get(node.name, 0) if held is not None else node.running
+        return (node.pool != pool, load / max(1, node.concurrency), node.name)
+
+    return sorted(eligible, key=key)
 
 
-def why_none_serves(session: Session, model: str, pool: str, settings: Settings) -> str:
-    """What a case waiting for a node says: ``no ready node serves model X`` and why."""
-    nodes = [n for n in list_nodes(session) if model in n.models]
-    where = f" in pool {pool!r}" if pool != "default" else ""
-    reason = f"no ready node serves model {model}{where}"
+def require_serving(
+    session: Session, model: str, pool: str, settings: Settings, requires: Iterable[str] = ()
+) -> list[Node]:
+    """The nodes that can take the step now, best first (:func:`serving`); raise
+    :class:`NoNodeReady`, saying why, when there is none."""
+    eligible = serving(session, model, pool, settings, requires)
+    if not eligible:
+        raise NoNodeReady(why_none_serves(session, model, settings, requires))
+    return eligible
+
+
+def why_none_serves(
+    session: Session, model: str, settings: Settings, requires: Iterable[str] = ()
+) -> str:
+    """What a case waiting for a node says: ``no ready node serves model X`` and why, node by
+    node (not ready, cordoned, draining, or lacking a label)."""
+    requires = list(requires)
+    needing = f" with labels {','.join(requires)}" if requires else ""
+    reason = f"no ready node serves model {model}{needing}"
     notes = []
-    for node in nodes:
-        if node.pool != pool:
+    for node in list_nodes(session):
+        if model not in node.models:
             continue
+        missing = lacks(node, requires)
         if health_of(node, settings) != Health.ready:
             notes.append(f"{node.name} not ready")
         elif node.schedule != Schedule.active:
             notes.append(f"{node.name} {node.schedule.value}")
+        elif missing:
+            notes.append(f"{node.name} lacks {','.join(missing)}")
     return f"{reason} ({'; '.join(notes)})" if notes else reason
 
 

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 NAME = r"^[a-z][a-z0-9_-]{0,99}$"
 STEP_NAME = r"^[a-z][a-z0-9_]{0,49}$"
+LABEL_REQUIREMENT = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}(=[^\s,=]{1,64})?$"
+"""A node label a step needs: ``gpu`` (present, any value) or ``site=rabat`` (that value)."""
 DURATION = r"^[1-9][0-9]{0,4}[mhd]$"
 PATH = (
     r"^(applicant\.[a-z][a-z0-9_]*|case\.(text|language|reference)"
@@ -160,7 +162,12 @@ class LlmStep(StepBase):
     prompt: str = Field(pattern=r"^[a-z_]+/[a-z_]+$")
     prompt_version: int = Field(ge=1)
     model: str
-    pool: str = "default"
+    pool: str = Field(default="default", description="The node pool preferred, if it can run it")
+    requires: list[Annotated[str, Field(pattern=LABEL_REQUIREMENT)]] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Node labels needed: `gpu` (the label, any value) or `site=rabat`",
+    )
     max_tokens: int | None = Field(default=None, ge=1, le=4096)
     params: dict[str, str] = Field(default_factory=dict, description="Agent parameters")
 

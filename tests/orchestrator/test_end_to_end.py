@@ -95,7 +95,7 @@ def on_postgres(base: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         stack.start_api()
         stack.start_engine()
         install_for_stack(settings)  # its node's own signed catalogue, as start_stack makes
-        stack.start_worker()  # registered with this control plane; same queues as node-a
+        stack.start_worker()  # registered with this control plane only; consumes node.node-pg
         stack.wait_for_worker()
         yield stack
     finally:
@@ -103,20 +103,28 @@ def on_postgres(base: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         _drop_database(server, name)
 
 
-def variant_of_triage(name: str, models: dict[str, str], version: int = 1) -> ProcedureDefinition:
-    """The seed triage procedure under another name, with some steps on other models."""
+def variant_of_triage(
+    name: str, models: dict[str, str], version: int = 1, requires: tuple[str, ...] = ()
+) -> ProcedureDefinition:
+    """The seed triage procedure under another name, with some steps on other models, and its
+    agent steps needing the node labels ``requires``."""
     raw = yaml.safe_load((SEEDS_DIR / "procedures" / "citizen-request-triage.yaml").read_text())
     raw.update(name=name, version=version)
     for step in raw["steps"]:
         step["model"] = models.get(step["name"], step.get("model"))
         if step["model"] is None:
             del step["model"]
+        elif requires:
+            step["requires"] = list(requires)
     return ProcedureDefinition.model_validate(raw)
 
 
-def second_node(base: Stack, models: Path, model: str, data_dir: Path, name: str = "") -> Settings:
+def second_node(
+    base: Stack, models: Path, model: str, data_dir: Path, name: str = "", labels: str = ""
+) -> Settings:
     """Settings of another node on the same Redis, serving ``model`` from ``models/<model>.gguf``
-    with the default model's sha256 expected, in a catalogue signed by its own ops key."""
+    with the default model's sha256 expected, in a catalogue signed by its own ops key; its
+    metrics on a port of its own."""
     manifest = models / "manifest.json"
     entry = {"name": model, "file": f"{model}.gguf", "sha256": MANIFEST[MODEL].sha256}
     manifest.write_text(json.dumps({"models": [entry]}))
@@ -126,6 +134,8 @@ def second_node(base: Stack, models: Path, model: str, data_dir: Path, name: str
         model_manifest=manifest,
         redis_url=base.settings.effective_redis_url,
         node_name=name or f"node-{model}",
+        node_labels=labels,
+        node_metrics_port=free_port(),
         control_plane_url=base.settings.api_base_url,
         join_token=base.join_token(),
     )
@@ -234,7 +244,7 @@ def assert_triaged(case: dict[str, Any], expected_language: str) -> None:
             continue
         assert step["model"] == MODEL and step["model_sha256"] == MANIFEST[MODEL].sha256
         assert step["node"] in STACK_NODES
-        assert step["queue"] == f"llm.{MODEL}.default"
+        assert step["queue"] == f"node.{step['node']}"  # placed on its node's own queue
         assert step["prompt_tokens"] > 0 and step["completion_tokens"] > 0
         assert step["model_ms"] > 0 and step["tokens_per_s"] > 0
         assert step["latency_ms"] >= step["model_ms"]
@@ -328,8 +338,8 @@ def test_sample_requests_complete_on_sqlite(base: Stack) -> None:
     assert grew(api, api_before, "idara_step_latency_seconds_count", model=MODEL) == 9
     assert api[("idara_node_ready", frozenset({("node", "node-a")}))] == 1.0
     assert api[("idara_redis_up", frozenset())] == 1.0
-    assert api[("idara_queue_depth", frozenset({("queue", f"llm.{MODEL}.default")}))] == 0.0
-    on_node_a = sum(step["node"] == "node-a" for step in llm_steps)  # node-pg shares queues
+    assert api[("idara_queue_depth", frozenset({("queue", "node.node-a")}))] == 0.0
+    on_node_a = sum(step["node"] == "node-a" for step in llm_steps)
     ran = {"model": MODEL, "outcome": "ok"}
     assert grew(node, node_before, "idara_node_steps_finished_total", **ran) >= on_node_a >= 1
     assert grew(node, node_before, "idara_node_generated_tokens_total", model=MODEL) > 0
@@ -579,19 +589,40 @@ def _step_running(base: Stack, case_id: str) -> bool:
     return any(s["status"] == "running" for s in get_case(base, case_id)["steps"])
 
 
+def _llm_nodes(case: dict[str, Any]) -> list[str]:
+    return [s["node"] for s in case["steps"] if s["kind"] == "llm"]
+
+
+def _held_together(
+    one: dict[str, Any], other: dict[str, Any]
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The pairs of agent steps of two cases that were placed on nodes at the same time (from
+    dispatch to result)."""
+    steps = [[s for s in case["steps"] if s["kind"] == "llm"] for case in (one, other)]
+    return [
+        (a, b)
+        for a in steps[0]
+        for b in steps[1]
+        if a["started_at"] < b["finished_at"] and b["started_at"] < a["finished_at"]
+    ]
+
+
 def test_nodes_placement_drain_and_missing_heartbeats(
     base: Stack, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """Two more nodes serve model m2: a case waits, saying so, until one registers; a drained
-    node finishes its running step and takes no new one; a node whose heartbeats stop becomes
-    not_ready and the step it held runs on the other."""
+    """Two more nodes serve model m2, x at site rabat and y with a GPU: a case waits, saying
+    so, until one registers; a drained node finishes its running step and takes no new one; a
+    node whose heartbeats stop becomes not_ready and the step it held runs on the other; steps
+    that require a label run only where it is; two cases at once go to the least loaded."""
     publish_on(base, variant_of_triage("m2-triage", dict.fromkeys(LLM_STEPS, "m2")))
+    gpu_only = variant_of_triage("m2-gpu-triage", dict.fromkeys(LLM_STEPS, "m2"), requires=("gpu",))
+    publish_on(base, gpu_only)
     body = {**json.loads(SAMPLES[0].read_text(encoding="utf-8")), "procedure": "m2-triage"}
     nodes = {}
-    for name in ("node-x", "node-y"):
+    for name, labels in (("node-x", "site=rabat"), ("node-y", "gpu,site=fes")):
         models = tmp_path_factory.mktemp(f"{name}-models")
         shutil.copyfile(MANIFEST[MODEL].resolve_path(Path(".")), models / "m2.gguf")
-        settings = second_node(base, models, "m2", tmp_path_factory.mktemp(name), name)
+        settings = second_node(base, models, "m2", tmp_path_factory.mktemp(name), name, labels)
         nodes[name] = Stack(settings, models=["m2"])
     try:
         waiting = submit(base, body)
@@ -605,10 +636,17 @@ def test_nodes_placement_drain_and_missing_heartbeats(
         nodes["node-x"].start_worker()
         (first,) = wait_all(base, [waiting["id"]], timeout_s=180)
         assert first["status"] == "awaiting_approval"
-        assert {s["node"] for s in first["steps"] if s["kind"] == "llm"} == {"node-x"}
+        assert set(_llm_nodes(first)) == {"node-x"}
+
+        # a step that requires a GPU waits while only x (no GPU) is up, and says why
+        gpu_case = submit(base, {**body, "procedure": "m2-gpu-triage"})
+        _until(
+            "the case says node-x lacks gpu",
+            lambda: "node-x lacks gpu" in get_case(base, gpu_case["id"])["status_detail"],
+        )
 
         # drain x while it runs a step: that step finishes there; the next ones wait, saying
-        # why, until y registers, and run there
+        # why, until y registers, and run there; y also takes the GPU case
         case = submit(base, body)
         _until("a step running on node-x", lambda: _step_running(base, case["id"]))
         _ops(base, "node-x", "drain")
@@ -617,20 +655,37 @@ def test_nodes_placement_drain_and_missing_heartbeats(
             lambda: "node-x draining" in get_case(base, case["id"])["status_detail"],
         )
         nodes["node-y"].start_worker()
-        (drained,) = wait_all(base, [case["id"]], timeout_s=180)
-        ran_on = [s["node"] for s in drained["steps"] if s["kind"] == "llm"]
+        drained, on_gpu = wait_all(base, [case["id"], gpu_case["id"]], timeout_s=240)
+        ran_on = _llm_nodes(drained)
         assert ran_on[0] == "node-x" and set(ran_on[1:]) == {"node-y"}, ran_on
+        assert on_gpu["status"] == "awaiting_approval" and set(_llm_nodes(on_gpu)) == {"node-y"}
         _until("node-x drained", lambda: _nodes(base)["node-x"]["state"] == "drained", 30)
 
-        # y dies holding a step; x comes back; the step runs again on x
-        lost = submit(base, body)
-        _until("a step running on node-y", lambda: _step_running(base, lost["id"]))
-        nodes["node-y"].kill("worker")
+        # both active: while one case holds a step on a node, the other's go to the other node
         _ops(base, "node-x", "uncordon")
-        _until("node-y not_ready", lambda: _nodes(base)["node-y"]["state"] == "not_ready", 40)
+        first_case = submit(base, body)
+        _until("a step of the first case running", lambda: _step_running(base, first_case["id"]))
+        pair = wait_all(base, [first_case["id"], submit(base, body)["id"]], timeout_s=240)
+        together = _held_together(*pair)
+        assert together, "the two cases never held a step at the same time"
+        assert all(a["node"] != b["node"] for a, b in together), [
+            (s["name"], s["node"], s["queue"], s["started_at"], s["finished_at"])
+            for c in pair
+            for s in c["steps"]
+        ]
+
+        # y dies holding a step; the step runs again on x
+        lost = submit(base, {**body, "procedure": "m2-triage"})
+        _until("a step running on node-y or x", lambda: _step_running(base, lost["id"]))
+        holder = next(
+            s["queue"] for s in get_case(base, lost["id"])["steps"] if s["status"] == "running"
+        )
+        dead, alive = ("node-y", "node-x") if holder == "node.node-y" else ("node-x", "node-y")
+        nodes[dead].kill("worker")
+        _until(f"{dead} not_ready", lambda: _nodes(base)[dead]["state"] == "not_ready", 40)
         (recovered,) = wait_all(base, [lost["id"]], timeout_s=180)
         assert recovered["status"] == "awaiting_approval"
-        assert recovered["steps"][2]["node"] == "node-x"  # the last draft, after y died
+        assert _llm_nodes(recovered)[-1] == alive  # the last draft, after the other died
     finally:
         for node in nodes.values():
             node.stop()
@@ -639,4 +694,4 @@ def test_nodes_placement_drain_and_missing_heartbeats(
         params={"kind": "node.not_ready"},
         headers=signed_in(base.settings, "omar"),
     ).json()
-    assert any(e["node"] == "node-y" for e in timeline["events"])
+    assert any(e["node"] in {"node-x", "node-y"} for e in timeline["events"])

@@ -245,3 +245,23 @@ def test_rules_report_what_failed_in_the_case_language() -> None:
         "messages": [],
         "checked": 7,
     }
+
+
+def test_a_step_requires_node_labels_written_as_label_or_label_equals_value(
+    tmp_path: Path,
+) -> None:
+    good = tmp_path / "triage.yaml"
+    good.write_text(
+        TRIAGE_FILE.read_text().replace(
+            "    model: smollm2-135m\n",
+            "    model: smollm2-135m\n    requires: [gpu, site=rabat]\n",
+            1,
+        )
+    )
+    assert load_definition(good).steps[0].requires == ["gpu", "site=rabat"]  # type: ignore[union-attr]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(good.read_text().replace("[gpu, site=rabat]", '["gpu site", "=rabat"]'))
+    with pytest.raises(ProcedureError) as caught:
+        load_definition(bad)
+    problems = "\n".join(caught.value.problems)
+    assert "steps[0].requires[0]" in problems and "steps[0].requires[1]" in problems

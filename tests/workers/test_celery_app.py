@@ -35,11 +35,11 @@ def test_a_send_to_a_stopped_redis_fails_fast_and_the_app_recovers(redis_stack: 
     def send(task_id: str) -> None:
         with ThreadPoolExecutor(max_workers=1) as flow_thread:
             flow_thread.submit(
-                dispatch.send_step, app, task_id, "smollm2-135m", "default", {"id": task_id}
+                dispatch.send_step, app, task_id, "smollm2-135m", "node.n1", {"id": task_id}
             ).result()
 
     send("before")
-    assert dispatch.is_queued(app, "llm.smollm2-135m.default", "before")
+    assert dispatch.is_queued(app, "node.n1", "before")
 
     redis_stack.kill("redis")
     started = time.monotonic()
@@ -49,6 +49,18 @@ def test_a_send_to_a_stopped_redis_fails_fast_and_the_app_recovers(redis_stack: 
 
     redis_stack.start_redis()  # same port, same append-only data
     send("after")
-    assert dispatch.is_queued(app, "llm.smollm2-135m.default", "after")
-    assert not dispatch.is_queued(app, "llm.smollm2-135m.default", "while-down")
+    assert dispatch.is_queued(app, "node.n1", "after")
+    assert not dispatch.is_queued(app, "node.n1", "while-down")
     assert dispatch.task_meta(app, "after")["status"] == "PENDING"
+
+
+def test_a_step_taken_back_from_a_node_queue_is_gone_from_it_once(redis_stack: Stack) -> None:
+    app = make_celery(redis_stack.settings)
+    for task_id in ("first", "second"):
+        dispatch.send_step(app, task_id, "smollm2-135m", "node.n1", {"id": task_id})
+    assert dispatch.take_back(app, "node.n1", "first")
+    assert not dispatch.take_back(app, "node.n1", "first")  # a node took it, or we did
+    assert not dispatch.is_queued(app, "node.n1", "first")
+    assert dispatch.is_queued(app, "node.n1", "second")
+    dispatch.send_step(app, "first", "smollm2-135m", "node.n2", {"id": "first"})
+    assert dispatch.is_queued(app, "node.n2", "first")

@@ -19,6 +19,7 @@ class Broker:
         self.queued: list[bytes] = []
         self.alive = False
         self.resends = 0
+        self.looked_in: list[str] = []
         self.backend = self
         self.client = self
 
@@ -28,6 +29,7 @@ class Broker:
         return {"status": self.status}
 
     def lrange(self, queue: str, start: int, end: int) -> list[bytes]:
+        self.looked_in.append(queue)
         return self.queued
 
     def exists(self, key: str) -> int:
@@ -50,7 +52,7 @@ def _wait(broker: Broker, timeout_s: float, after_resend: Any = None) -> dict[st
         "task-1",
         timeout_s,
         resend=resend,
-        queue="llm.m.default",
+        queue="node.n1",
         lost_after_s=0.1,
     )
 
@@ -86,3 +88,42 @@ def test_a_step_still_lost_is_sent_again_no_more_often_than_the_delay() -> None:
     with pytest.raises(dispatch.StepTimeout):
         _wait(broker, 0.55)
     assert 2 <= broker.resends <= 5
+
+
+def test_a_queued_step_whose_node_cannot_take_it_is_moved_and_watched_where_it_went() -> None:
+    broker = Broker()
+    broker.queued = [b'{"headers": {"id": "task-1"}}']
+    asked: list[str] = []
+
+    def move(queue: str) -> str | None:
+        asked.append(queue)
+        return "node.b" if queue == "node.a" else None
+
+    with pytest.raises(dispatch.StepTimeout):
+        dispatch.wait_for_result(
+            broker,  # type: ignore[arg-type]
+            "task-1",
+            0.3,
+            resend=lambda: None,
+            queue="node.a",
+            lost_after_s=0.1,
+            move=move,
+        )
+    assert asked[0] == "node.a" and set(asked[1:]) == {"node.b"}
+    assert broker.looked_in[-1] == "node.b" and broker.resends == 0
+
+
+def test_a_running_step_is_not_moved() -> None:
+    broker = Broker()
+    broker.alive = True
+    moves: list[str] = []
+    with pytest.raises(dispatch.StepTimeout):
+        dispatch.wait_for_result(
+            broker,  # type: ignore[arg-type]
+            "task-1",
+            0.2,
+            resend=lambda: None,
+            queue="node.a",
+            move=lambda queue: moves.append(queue) or None,
+        )
+    assert moves == []

@@ -112,7 +112,7 @@ def test_missed_heartbeats_make_a_node_not_ready_until_they_resume(api: TestClie
     assert kinds.count("node.not_ready") == 1 and kinds.count("node.ready") == 1
 
 
-def test_only_ready_active_nodes_serving_the_model_in_the_pool_are_eligible(
+def test_only_ready_active_nodes_serving_the_model_are_eligible_pool_first_least_loaded(
     api: TestClient,
 ) -> None:
     _, node = _join_token()
@@ -125,18 +125,52 @@ def test_only_ready_active_nodes_serving_the_model_in_the_pool_are_eligible(
     settings = get_settings()
     with Session(get_engine()) as session:
         names = [n.name for n in service.serving(session, "smollm2-135m", "default", settings)]
-        assert names == ["b", "a"]  # least loaded first: 1/4 before 1/1
+        assert names == ["b", "a", "d"]  # the pool first, least loaded first: 1/4, 1/1
+        names = [n.name for n in service.serving(session, "smollm2-135m", "gpu", settings)]
+        assert names == ["d", "b", "a"]  # the requested pool first, then the others
+        eligible = service.serving(session, "smollm2-135m", "default", settings)
+        waiting = {"b": 5}  # the steps the engine placed on each: b 5/4, a none
+        assert [n.name for n in service.rank(eligible, "default", waiting)] == ["a", "b", "d"]
         service.set_schedule(session, "b", service.Schedule.draining, "test")
+        service.set_schedule(session, "d", service.Schedule.cordoned, "test")
         session.commit()
         _age("a", settings.node_not_ready_after_s + 1)
-        with pytest.raises(service.NoNodeReady) as waiting:
+        with pytest.raises(service.NoNodeReady) as waiting_for:
             service.require_serving(session, "smollm2-135m", "default", settings)
-        assert str(waiting.value) == (
-            "no ready node serves model smollm2-135m (a not ready; b draining)"
+        assert str(waiting_for.value) == (
+            "no ready node serves model smollm2-135m (a not ready; b draining; d cordoned)"
         )
-        assert [n.name for n in service.serving(session, "smollm2-135m", "gpu", settings)] == ["d"]
         with pytest.raises(service.NoNodeReady, match=r"no ready node serves model nope$"):
             service.require_serving(session, "nope", "default", settings)
+
+
+def test_a_step_goes_only_to_nodes_with_every_label_it_requires(api: TestClient) -> None:
+    _, node = _join_token()
+    _register(api, node, "cpu-rabat", labels={"site": "rabat"})
+    _register(api, node, "gpu-rabat", labels={"gpu": "true", "site": "rabat"})
+    _register(api, node, "gpu-fes", labels={"gpu": "true", "site": "fes"})
+    settings = get_settings()
+
+    def eligible(*requires: str) -> set[str]:
+        with Session(get_engine()) as session:
+            found = service.serving(session, "smollm2-135m", "default", settings, requires)
+            return {n.name for n in found}
+
+    assert eligible() == {"cpu-rabat", "gpu-rabat", "gpu-fes"}
+    assert eligible("gpu") == {"gpu-rabat", "gpu-fes"}
+    assert eligible("site=rabat") == {"cpu-rabat", "gpu-rabat"}
+    assert eligible("gpu", "site=rabat") == {"gpu-rabat"}
+    assert eligible("site") == {"cpu-rabat", "gpu-rabat", "gpu-fes"}
+    assert eligible("site=casa") == set()
+    with Session(get_engine()) as session:
+        with pytest.raises(service.NoNodeReady) as waiting:
+            service.require_serving(
+                session, "smollm2-135m", "default", settings, ["gpu", "site=casa"]
+            )
+        assert str(waiting.value) == (
+            "no ready node serves model smollm2-135m with labels gpu,site=casa "
+            "(cpu-rabat lacks gpu,site=casa; gpu-fes lacks site=casa; gpu-rabat lacks site=casa)"
+        )
 
 
 def test_join_tokens_are_the_only_way_in_and_can_be_revoked(api: TestClient) -> None:
