@@ -15,16 +15,19 @@ if ! command -v "$PYTHON" >/dev/null 2>&1; then
   exit 1
 fi
 
-# Debian packages: Redis, and for the deliver step's PDFs (WeasyPrint) Pango, HarfBuzz's font
-# subsetter (faster, reproducible PDFs) and DejaVu fonts (which have Arabic glyphs).
+# Debian packages (deploy/debian-packages.txt, which says why each): Redis, Pango, HarfBuzz's
+# font subsetter, DejaVu fonts, OpenMP.
 missing=()
-if ! command -v redis-server >/dev/null 2>&1; then missing+=(redis-server); fi
-if command -v dpkg-query >/dev/null 2>&1; then
-  for package in libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core; do
-    status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
-    if [ "$status" != "install ok installed" ]; then missing+=("$package"); fi
-  done
-fi
+while read -r package; do
+  case "$package" in "" | "#"*) continue ;; esac
+  if [ "$package" = redis-server ] && command -v redis-server >/dev/null 2>&1; then continue; fi
+  if ! command -v dpkg-query >/dev/null 2>&1; then
+    [ "$package" = redis-server ] && missing+=("$package")  # other systems: Redis only
+    continue
+  fi
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  if [ "$status" != "install ok installed" ]; then missing+=("$package"); fi
+done <deploy/debian-packages.txt
 if [ "${#missing[@]}" -gt 0 ]; then
   say "installing ${missing[*]} (Debian packages)"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else

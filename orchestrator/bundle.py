@@ -10,10 +10,12 @@
 - ``models/``: the signed model catalogue (``manifest.json`` and its signature) and the model
   files it names by path (a model from a package travels as that package's wheel);
 - ``keys/ops.pub``: the key that signed the catalogue, which the site's nodes trust;
+- ``debian/``: the Debian packages idara needs and all they depend on, as a flat apt
+  repository (``orchestrator/bundle_debian.py``), unless built with ``--no-debian``;
 - ``bundle.json`` (what was built, where, for which platform) and ``SHA256SUMS`` (every file).
 
-``deploy/install-offline.sh BUNDLE`` checks the sums and installs from it with pip's
-``--no-index``: nothing is fetched.
+``deploy/install-offline.sh BUNDLE`` checks the sums, installs the missing Debian packages with
+apt from ``debian/`` only, and installs the wheels with pip's ``--no-index``: nothing is fetched.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ from typing import Any
 from packaging.requirements import Requirement
 
 from agents.catalogue import Catalogue, ensure_installed, load_trusted
+from agents.manifest import sha256_file
+from orchestrator import bundle_debian
 from orchestrator.settings import REPO_ROOT, Settings
 
 PROJECT = "idara"
@@ -230,20 +234,16 @@ def write_sums(out: Path) -> None:
     """``SHA256SUMS`` in the format ``sha256sum -c`` reads."""
     lines = []
     for path in sorted(p for p in out.rglob("*") if p.is_file() and p.name != "SHA256SUMS"):
-        lines.append(f"{_sha256(path)}  {path.relative_to(out).as_posix()}")
+        lines.append(f"{sha256_file(path)}  {path.relative_to(out).as_posix()}")
     (out / "SHA256SUMS").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def build(out: Path, settings: Settings, progress: Progress | None = None) -> Bundle:
-    """Write the bundle into ``out`` (which must not exist or be empty)."""
+def build(
+    out: Path, settings: Settings, progress: Progress | None = None, debian: bool = True
+) -> Bundle:
+    """Write the bundle into ``out`` (which must not exist or be empty); ``debian`` adds the
+    Debian packages (``orchestrator/bundle_debian.py``), downloaded from this machine's
+    Debian mirror."""
     if out.exists() and any(out.iterdir()):
         raise BundleError(f"{out} is not empty; give a new folder")
     catalogue = Catalogue.from_settings(settings)
@@ -257,7 +257,11 @@ def build(out: Path, settings: Settings, progress: Progress | None = None) -> Bu
             progress("wheels", done, len(dists))
     source_archive(out)
     copy_catalogue(catalogue, out)
-    _write_description(out, dists)
+    try:
+        debs = bundle_debian.add_to_bundle(out, progress) if debian else {}
+    except bundle_debian.DebianError as exc:
+        raise BundleError(str(exc)) from exc
+    _write_description(out, dists, debs)
     write_sums(out)
     files = [p for p in out.rglob("*") if p.is_file()]
     return Bundle(out, len(dists), len(files), sum(p.stat().st_size for p in files))
@@ -270,12 +274,15 @@ def _bundled_distributions(catalogue: Catalogue) -> list[metadata.Distribution]:
     return [dists[name] for name in sorted(dists)]
 
 
-def _write_description(out: Path, dists: Iterable[metadata.Distribution]) -> None:
+def _write_description(
+    out: Path, dists: Iterable[metadata.Distribution], debian_packages: dict[str, str]
+) -> None:
     description: dict[str, Any] = {
         "idara": metadata.version(PROJECT),
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "platform": f"{sys.platform}-{platform.machine()}",
         "distributions": {d.metadata["Name"]: d.version for d in dists},
+        "debian_packages": debian_packages,
     }
     (out / "bundle.json").write_text(json.dumps(description, indent=2) + "\n", encoding="utf-8")
