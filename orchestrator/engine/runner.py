@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 AUDIT_CHECK_S = 5.0
 PURGE_EVERY_S = 3600.0
 NODE_CHECK_S = 2.0
+ORPHAN_SWEEP_S = 15.0
+REQUEUE_TRIES = 5
 
 
 class Engine:
@@ -32,13 +34,15 @@ class Engine:
         self._pool = ThreadPoolExecutor(
             max_workers=settings.engine_max_parallel_cases, thread_name_prefix="case"
         )
-        self._running: set[Future[None]] = set()
+        self._running: dict[Future[None], str] = {}
+        """Each case thread, with the id of the case it runs."""
         self._deadlines = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deadlines")
         self._deadlines_run: Future[None] | None = None
         self._next_deadline_check = 0.0
         self._next_audit_check = 0.0
         self._next_purge = 0.0
         self._next_node_check = 0.0
+        self._next_orphan_sweep = time.monotonic() + ORPHAN_SWEEP_S
 
     def recover(self) -> int:
         with session_scope() as session:
@@ -49,15 +53,32 @@ class Engine:
 
     def tick(self) -> int:
         """Claim as many due cases as there are free slots; return how many were started."""
-        self._running = {f for f in self._running if not f.done()}
+        self._running = {f: case_id for f, case_id in self._running.items() if not f.done()}
         free = self.settings.engine_max_parallel_cases - len(self._running)
         if free <= 0:
             return 0
         with session_scope() as session:
             claimed = state.claim_due_cases(session, free)
         for case_id, reference in claimed:
-            self._running.add(self._pool.submit(self._run_case, case_id, reference))
+            self._running[self._pool.submit(self._run_case, case_id, reference)] = case_id
         return len(claimed)
+
+    def sweep_orphans(self) -> int:
+        """Requeue the cases marked running that none of this engine's threads runs: a thread
+        that ended without settling its case (its requeue failed while the database was away)
+        must not leave the case stuck until the next engine start."""
+        now = time.monotonic()
+        if now < self._next_orphan_sweep:
+            return 0
+        self._next_orphan_sweep = now + ORPHAN_SWEEP_S
+        running_here = {case_id for f, case_id in self._running.items() if not f.done()}
+        with session_scope() as session:
+            count = state.requeue_orphans(
+                session, running_here, "requeued: the engine thread running it had ended"
+            )
+        if count:
+            log.warning("requeued %d running case(s) that no engine thread ran", count)
+        return count
 
     def check_deadlines_when_due(self) -> None:
         """Start the deadlines flow every ``deadline_check_s``, never two at once."""
@@ -108,8 +129,20 @@ class Engine:
             run_case_flow(case_id, reference)
         except Exception as exc:  # the flow could not run at all (e.g. Prefect unreachable)
             log.exception("case %s: engine error", reference)
-            with session_scope() as session:
-                state.requeue_case(session, case_id, f"engine error: {exc}")
+            self._requeue_after_error(case_id, reference, f"engine error: {exc}")
+
+    def _requeue_after_error(self, case_id: str, reference: str, reason: str) -> None:
+        """Requeue, retrying while the database is away; after the last try the orphan sweep
+        requeues it. Nothing fails silently in a case thread."""
+        for attempt in range(1, REQUEUE_TRIES + 1):
+            try:
+                with session_scope() as session:
+                    state.requeue_case(session, case_id, reason)
+                return
+            except Exception:
+                log.exception("case %s: could not requeue it (try %d)", reference, attempt)
+                if self.stopping.wait(min(2**attempt, 10)):
+                    return
 
     def run_forever(self) -> None:
         self.recover()
@@ -124,6 +157,7 @@ class Engine:
                 self.check_deadlines_when_due()
                 self.keep_audit_log()
                 self.watch_nodes()
+                self.sweep_orphans()
             except Exception:
                 log.exception("engine tick failed; retrying")
             self.stopping.wait(self.settings.engine_poll_s)
