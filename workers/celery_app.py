@@ -37,9 +37,10 @@ class PolledRedisBackend(RedisBackend):  # type: ignore[misc]
 
     Celery's Redis backend subscribes to a pub/sub channel for every task it sends. With Redis
     down, that subscription retries for about 20 s, then raises a RuntimeError that leaves the
-    app unusable until restart. The engine never waits on pub/sub (it polls the task's state,
-    see ``orchestrator.engine.dispatch``), so the subscription is skipped and a send to a
-    stopped Redis fails in about a second with a connection error the engine handles."""
+    app unusable until restart. The engine does not use that subscription (it reads the task's
+    state, woken by a subscription of its own that it drops and makes again when Redis comes
+    back, see ``orchestrator.engine.dispatch``), so it is skipped and a send to a stopped Redis
+    fails in about a second with a connection error the engine handles."""
 
     def on_task_call(self, producer: object, task_id: str) -> None:
         return None

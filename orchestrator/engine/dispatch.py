@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -100,35 +101,83 @@ def wait_for_result(
     place it elsewhere (its node stopped beating or was cordoned). Both return the queue the
     step is in afterwards, or ``None`` when it did not change."""
     deadline = time.monotonic() + timeout_s
-    delay, started_seen = 0.02, False
+    started_seen = False
     seen_at = checked_at = time.monotonic()
-    while time.monotonic() < deadline:
-        try:
-            meta = task_meta(app, task_id)
-        except BrokerUnavailable:
-            meta = {"status": "UNKNOWN"}
-        status = meta.get("status")
-        if status == "SUCCESS":
-            return meta["result"]  # type: ignore[no-any-return]
-        if status in {"FAILURE", "REVOKED"}:
-            raise StepCrashed(f"task {status.lower()}: {meta.get('result')!r}")
-        if status == "STARTED" and not started_seen and on_started is not None:
-            started_seen = True
-            on_started()
-        now = time.monotonic()
-        if resend is not None and now - checked_at >= ACCOUNT_EVERY_S:
-            checked_at = now
-            whereabouts = _whereabouts(app, queue, task_id)
-            if whereabouts == "queued" and move is not None:
-                queue = move(queue) or queue
-            if whereabouts != "lost":
-                seen_at = now
-            elif now - seen_at > lost_after_s:
-                queue = resend() or queue
-                seen_at = now
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.25)
+    with _Wakeup(app, task_id) as wakeup:
+        while time.monotonic() < deadline:
+            try:
+                meta = task_meta(app, task_id)
+            except BrokerUnavailable:
+                meta = {"status": "UNKNOWN"}
+            status = meta.get("status")
+            if status == "SUCCESS":
+                return meta["result"]  # type: ignore[no-any-return]
+            if status in {"FAILURE", "REVOKED"}:
+                raise StepCrashed(f"task {status.lower()}: {meta.get('result')!r}")
+            if status == "STARTED" and not started_seen and on_started is not None:
+                started_seen = True
+                on_started()
+            now = time.monotonic()
+            if now - checked_at >= ACCOUNT_EVERY_S:
+                checked_at = now
+                if resend is not None:
+                    whereabouts = _whereabouts(app, queue, task_id)
+                    if whereabouts == "queued" and move is not None:
+                        queue = move(queue) or queue
+                    if whereabouts != "lost":
+                        seen_at = now
+                    elif now - seen_at > lost_after_s:
+                        queue = resend() or queue
+                        seen_at = now
+            until_check = checked_at + ACCOUNT_EVERY_S - time.monotonic()
+            wakeup.wait(max(0.0, min(until_check, deadline - time.monotonic())))
     raise StepTimeout(f"no result within {timeout_s:.0f} s")
+
+
+class _Wakeup:
+    """Sleeps until the task's state changes, pushed by Redis: Celery's Redis backend
+    publishes every state it stores (``STARTED``, the result) on the key it stores it under,
+    so a waiting engine subscribes there instead of polling. The first wait only subscribes
+    and returns, so a state stored before the subscription is read by the caller. Without
+    pub/sub (Redis away, a backend without it) it sleeps a short while and tries again."""
+
+    POLL_S = 0.25
+
+    def __init__(self, app: Celery, task_id: str) -> None:
+        self.client = getattr(app.backend, "client", None)
+        self.channel = _result_key(app, task_id)
+        self.pubsub: Any = None
+
+    def __enter__(self) -> _Wakeup:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def wait(self, seconds: float) -> None:
+        if self.client is None or self.channel is None:
+            time.sleep(min(seconds, self.POLL_S))
+            return
+        try:
+            if self.pubsub is None:
+                self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+                self.pubsub.subscribe(self.channel)
+                return
+            self.pubsub.get_message(timeout=seconds)
+        except BROKER_ERRORS:
+            self.close()  # subscribe again once Redis is back
+            time.sleep(min(seconds, self.POLL_S))
+
+    def close(self) -> None:
+        if self.pubsub is not None:
+            with contextlib.suppress(*BROKER_ERRORS):
+                self.pubsub.close()
+            self.pubsub = None
+
+
+def _result_key(app: Celery, task_id: str) -> bytes | None:
+    key_for = getattr(app.backend, "get_key_for_task", None)
+    return key_for(task_id) if callable(key_for) else None
 
 
 def _whereabouts(app: Celery, queue: str, task_id: str) -> str:

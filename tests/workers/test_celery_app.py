@@ -64,3 +64,52 @@ def test_a_step_taken_back_from_a_node_queue_is_gone_from_it_once(redis_stack: S
     assert dispatch.is_queued(app, "node.n1", "second")
     dispatch.send_step(app, "first", "smollm2-135m", "node.n2", {"id": "first"})
     assert dispatch.is_queued(app, "node.n2", "first")
+
+
+def test_a_waiting_engine_is_woken_by_the_result_not_by_polling(redis_stack: Stack) -> None:
+    """The state a node stores is pushed to the engine (Redis pub/sub): over a 2 s wait the
+    engine reads the task's state a handful of times, where polling read it every 20-250 ms."""
+    app = make_celery(redis_stack.settings)
+    reads: list[float] = []
+    read = app.backend.get_task_meta
+
+    def counted(task_id: str) -> dict[str, object]:
+        reads.append(time.monotonic())
+        return read(task_id)  # type: ignore[no-any-return]
+
+    app.backend.get_task_meta = counted  # this thread's backend: the wait reads through it
+
+    def node_runs_the_step() -> None:
+        time.sleep(1.0)
+        store = make_celery(redis_stack.settings).backend
+        store.store_result("pushed", None, "STARTED")
+        time.sleep(1.0)
+        store.store_result("pushed", {"answer": 42}, "SUCCESS")
+
+    started: list[float] = []
+    with ThreadPoolExecutor(max_workers=1) as node:
+        node.submit(node_runs_the_step)
+        result = dispatch.wait_for_result(
+            app, "pushed", 30, on_started=lambda: started.append(time.monotonic())
+        )
+    assert result == {"answer": 42}
+    assert started, "the STARTED state was seen"
+    # the first read, after subscribing and its confirmation, the STARTED push, the result
+    # push, and one a second besides: 8 at most, where polling made about 13
+    assert len(reads) <= 8, reads
+
+
+def test_a_wait_outlives_redis_going_away_and_coming_back(redis_stack: Stack) -> None:
+    app = make_celery(redis_stack.settings)
+
+    def redis_restarts_then_the_result_lands() -> None:
+        time.sleep(0.5)
+        redis_stack.kill("redis")
+        time.sleep(1.5)
+        redis_stack.start_redis()
+        make_celery(redis_stack.settings).backend.store_result("survivor", {"ok": 1}, "SUCCESS")
+
+    with ThreadPoolExecutor(max_workers=1) as node:
+        restarting = node.submit(redis_restarts_then_the_result_lands)
+        assert dispatch.wait_for_result(app, "survivor", 60) == {"ok": 1}
+        restarting.result()
