@@ -43,17 +43,19 @@ def prepare_database(settings: Settings) -> list[str]:
         engine.dispose()
 
 
-def start_stack(settings: Settings, models: list[str], console: Console) -> Stack:
-    stack = Stack(settings, models=models)
+def start_stack(settings: Settings, models: list[str], console: Console, **shape: Any) -> Stack:
+    """``shape``: fields of :class:`Stack` a benchmark sets (its node module, nodes, threads)."""
+    stack = Stack(settings, models=models, **shape)
+    workers = "node worker" if stack.nodes == 1 else f"{stack.nodes} node workers"
     steps = [
         ("Redis (broker)", stack.start_redis),
         ("signed model catalogue", lambda: install_for_stack(settings)),
         ("Prefect server (the first start takes about 25 s)", stack.start_prefect),
         ("database migrations and procedures", lambda: prepare_database(settings)),
-        ("node worker", stack.start_worker),
+        (workers, stack.start_worker),
         ("API", stack.start_api),
         ("engine", stack.start_engine),
-        ("node worker: model loaded and listening", stack.wait_for_worker),
+        (f"{workers}: models loaded and listening", stack.wait_for_worker),
     ]
     try:
         with console.status("") as status:
@@ -88,7 +90,7 @@ def run_demo(console: Console, keep_running: bool, requests_dir: Path | None) ->
         console.print(f"[bold red]error:[/] {exc}")
         return 1
     try:
-        people = _demo_people(settings)
+        people = demo_people(settings)
         clerk = people[DEMO_CLERK]
         cases = _submit_all(requests, clerk)
         waiting = _follow(cases, stack, console, "agent steps", clerk)
@@ -169,7 +171,7 @@ class DemoPerson:
     token: str
 
 
-def _demo_people(settings: Settings) -> dict[str, DemoPerson]:
+def demo_people(settings: Settings) -> dict[str, DemoPerson]:
     """The clerk and the supervisors the demo plays, each with an API token made for this run
     (valid one day), as ops would make them with ``idara tokens create``."""
     engine = make_engine(settings.effective_database_url)

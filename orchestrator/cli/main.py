@@ -37,6 +37,7 @@ def _add_subcommands() -> None:
     from orchestrator.cli import (
         approvals,
         audit,
+        bench,
         bundle,
         models,
         nodes,
@@ -55,6 +56,7 @@ def _add_subcommands() -> None:
     app.add_typer(nodes.node_app, name="node")
     app.add_typer(nodes.nodes_app, name="nodes")
     app.add_typer(bundle.app, name="bundle")
+    app.add_typer(bench.app, name="bench")
 
 
 _add_subcommands()

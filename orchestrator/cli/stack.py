@@ -1,4 +1,5 @@
-"""Starts and stops the local stack: Redis, Prefect server, API, engine and one node worker.
+"""Starts and stops the local stack: Redis, Prefect server, API, engine and its node workers
+(one, unless a benchmark asks for more).
 
 Every service listens on loopback only. Logs go to ``<data_dir>/logs``.
 """
@@ -44,6 +45,14 @@ class Stack:
     settings: Settings
     models: list[str] = field(default_factory=lambda: [DEFAULT_MODEL])
     worker_concurrency: int = 1
+    node_module: str = "orchestrator.cli.main"
+    """What the node runs as (``python -m``); ``idara bench orchestration`` swaps in its
+    instant backend's node here."""
+    nodes: int = 1
+    """Node processes on this machine (``idara bench scaling``); the first is named after
+    the settings' node name, the others ``<name>-2``, ``<name>-3``…"""
+    node_threads: int | None = None
+    """llama.cpp threads per node; None: the settings' ``llm_threads``."""
     services: list[Service] = field(default_factory=list)
     _join_token: str = field(default="", repr=False)
 
@@ -183,30 +192,37 @@ class Stack:
         self._wait(service, lambda: _http_ok(url), 180)
 
     def start_worker(self) -> None:
-        """A node for this stack's models, registered with its API (or the control plane and
-        join token its settings name); it retries until the API is up."""
-        self._spawn(
-            "worker",
-            [
-                sys.executable,
-                "-m",
-                "orchestrator.cli.main",
-                "node",
-                "start",
-                "--models",
-                ",".join(self.models),
-                "--concurrency",
-                str(self.worker_concurrency),
-            ],
-            {
-                "IDARA_CONTROL_PLANE_URL": self.settings.control_plane_url
-                or self.settings.api_base_url,
-                "IDARA_JOIN_TOKEN": self.settings.join_token or self.join_token(),
-                "IDARA_NODE_LABELS": self.settings.node_labels,
-                "IDARA_NODE_METRICS_PORT": str(self.settings.node_metrics_port),
-                "IDARA_NODE_METRICS_HOST": self.settings.node_metrics_host,
-            },
-        )
+        """The stack's nodes for its models, registered with its API (or the control plane
+        and join token its settings name); they retry until the API is up."""
+        for index in range(1, self.nodes + 1):
+            self._spawn_node(index)
+
+    def _spawn_node(self, index: int) -> None:
+        env = {
+            "IDARA_CONTROL_PLANE_URL": self.settings.control_plane_url
+            or self.settings.api_base_url,
+            "IDARA_JOIN_TOKEN": self.settings.join_token or self.join_token(),
+            "IDARA_NODE_LABELS": self.settings.node_labels,
+            "IDARA_NODE_NAME": self.node_names[index - 1],
+            "IDARA_NODE_METRICS_PORT": str(self._metrics_port(index)),
+            "IDARA_NODE_METRICS_HOST": self.settings.node_metrics_host,
+        }
+        if self.node_threads is not None:
+            env["IDARA_LLM_THREADS"] = str(self.node_threads)
+        argv = [sys.executable, "-m", self.node_module, "node", "start"]
+        argv += ["--models", ",".join(self.models), "--concurrency", str(self.worker_concurrency)]
+        self._spawn("worker" if index == 1 else f"worker-{index}", argv, env)
+
+    def _metrics_port(self, index: int) -> int:
+        """The settings' port for the first node, the next ones up for the others; 0 (off)
+        for all when it is off."""
+        port = self.settings.node_metrics_port
+        return port + index - 1 if port else 0
+
+    @property
+    def node_names(self) -> list[str]:
+        first = self.node_name
+        return [first] + [f"{first}-{index}" for index in range(2, self.nodes + 1)]
 
     def join_token(self) -> str:
         """A join token made in this stack's own database, once per stack."""
@@ -249,17 +265,18 @@ class Stack:
         self._spawn("engine", [sys.executable, "-m", "orchestrator.cli.main", "engine"])
 
     def wait_for_worker(self, timeout_s: float = 120) -> None:
+        """Until every node of the stack answers a Celery ping (its models loaded)."""
         from workers.celery_app import make_celery
 
-        service = next(s for s in self.services if s.name == "worker")
         app = make_celery(self.settings)
-        self._wait(
-            service,
-            lambda: bool(
-                _quietly(lambda: app.control.ping([f"node@{self.node_name}"], timeout=0.5))
-            ),
-            timeout_s,
-        )
+
+        def answers(name: str) -> Callable[[], bool]:
+            return lambda: bool(_quietly(lambda: app.control.ping([f"node@{name}"], timeout=0.5)))
+
+        for index, name in enumerate(self.node_names, 1):
+            service_name = "worker" if index == 1 else f"worker-{index}"
+            service = next(s for s in self.services if s.name == service_name)
+            self._wait(service, answers(name), timeout_s)
 
     def kill(self, name: str) -> None:
         """SIGKILL a service and its children, as a crash would (the chaos tests use it)."""
