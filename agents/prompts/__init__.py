@@ -43,6 +43,14 @@ class Prompt:
             raise PromptError(f"prompt {self.ref}: no value for placeholder {exc}") from exc
 
 
+def load_prompt_ref(ref: str) -> Prompt:
+    """The prompt a :attr:`Prompt.ref` names (``triage@v2``), as recorded on a step."""
+    name, _, version = ref.partition("@v")
+    if not name or not version.isdigit():
+        raise PromptError(f"prompt reference {ref!r} is not of the form name@vN")
+    return load_prompt(name, int(version))
+
+
 def load_prompt(name: str, version: int) -> Prompt:
     path = PROMPTS_DIR / f"{name}.v{version}.yaml"
     if not path.is_file():
