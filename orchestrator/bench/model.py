@@ -10,6 +10,7 @@ threads, context and token cap. The ratio is platform ÷ raw.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from rich.console import Console
 from sqlmodel import Session, col, select
 
 from agents.catalogue import Catalogue, load_trusted
-from agents.prompts import load_prompt
+from agents.prompts import load_prompt_ref
 from agents.runtime import Generation, LlamaRuntime
 from orchestrator.audit.models import AuditEntry, AuditPayload
 from orchestrator.bench import cpu
@@ -88,40 +89,45 @@ def run_platform(
     ``shape``: fields of the stack a benchmark sets (``node_module``, the orchestration
     benchmark's instant node; ``nodes``, ``worker_concurrency``, ``node_threads``)."""
     bodies = triage_requests(settings)
-    stack = start_stack(settings, [DEFAULT_MODEL], console, **shape)
-    engine = make_engine(settings.effective_database_url)
-    try:
-        try:
-            token = demo_people(settings)[DEMO_CLERK].token
-            run = uuid.uuid4().hex[:8]
-
-            def file(index: int) -> str:
-                body = bodies[index % len(bodies)]
-                return str(client.submit(body, f"bench-{run}-{index}", token)["id"])
-
-            sequential = []
-            for index in range(one_at_a_time):
-                sequential.append(file(index))
-                wait_settled(engine, sequential[-1:], stack.check_alive)
-                progress("one at a time", index + 1, one_at_a_time)
-            groups = {service.name: service.process.pid for service in stack.services}
-            cpu_before, own_before = cpu.group_cpu_s(groups), time.process_time()
-            together = [file(one_at_a_time + index) for index in range(all_at_once)]
-            wait_settled(
-                engine,
-                together,
-                stack.check_alive,
-                lambda n: progress("all at once", n, all_at_once),
-                every_s=1.0,  # the figures come from recorded times; watch without competing
-            )
-            used = cpu.used_between(cpu_before, cpu.group_cpu_s(groups))
-            used[BENCH_ITSELF] = time.process_time() - own_before
-        finally:
-            stack.stop()
+    with contextlib.ExitStack() as cleanup:
+        stack = start_stack(settings, [DEFAULT_MODEL], console, **shape)
+        cleanup.callback(stack.stop)
+        engine = make_engine(settings.effective_database_url)
+        cleanup.callback(engine.dispose)
+        file = _filer(settings, bodies)
+        sequential = []
+        for index in range(one_at_a_time):
+            sequential.append(file(index))
+            wait_settled(engine, sequential[-1:], stack.check_alive)
+            progress("one at a time", index + 1, one_at_a_time)
+        groups = {service.name: service.process.pid for service in stack.services}
+        cpu_before, own_before = cpu.group_cpu_s(groups), time.process_time()
+        together = [file(one_at_a_time + index) for index in range(all_at_once)]
+        wait_settled(
+            engine,
+            together,
+            stack.check_alive,
+            lambda n: progress("all at once", n, all_at_once),
+            every_s=1.0,  # the figures come from recorded times; watch without competing
+        )
+        used = cpu.used_between(cpu_before, cpu.group_cpu_s(groups))
+        used[BENCH_ITSELF] = time.process_time() - own_before
         with Session(engine) as session:
-            return PlatformRun(records(session, sequential), records(session, together), used)
-    finally:
-        engine.dispose()
+            run = PlatformRun(records(session, sequential), records(session, together), used)
+    return run
+
+
+def _filer(settings: Settings, bodies: list[dict[str, Any]]) -> Callable[[int], str]:
+    """Files the ``index``-th triage case as the demo's clerk, keyed by this run; returns
+    its id."""
+    token = demo_people(settings)[DEMO_CLERK].token
+    run = uuid.uuid4().hex[:8]
+
+    def file(index: int) -> str:
+        body = bodies[index % len(bodies)]
+        return str(client.submit(body, f"bench-{run}-{index}", token)["id"])
+
+    return file
 
 
 def wait_settled(
@@ -190,7 +196,7 @@ def _step_record(session: Session, step: CaseStep, prompt_sha256: str | None) ->
     payload = session.get(AuditPayload, prompt_sha256) if prompt_sha256 else None
     if payload is None or step.finished_at is None or not step.prompt_ref:
         raise BenchError(f"step {step.name} of case {step.case_id} left no prompt to replay")
-    prompt = load_prompt(*_split_ref(step.prompt_ref))
+    prompt = load_prompt_ref(step.prompt_ref)
     wanted = (step.input or {}).get("max_tokens") or prompt.max_tokens
     return StepRecord(
         case_id=step.case_id,
@@ -204,12 +210,6 @@ def _step_record(session: Session, step: CaseStep, prompt_sha256: str | None) ->
     )
 
 
-def _split_ref(ref: str) -> tuple[str, int]:
-    """``triage@v2`` → (``triage``, 2)."""
-    name, _, version = ref.partition("@v")
-    return name, int(version)
-
-
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
@@ -221,7 +221,7 @@ def run_raw(settings: Settings, steps: list[StepRecord], progress: Progress) -> 
     runtime = LlamaRuntime(
         entry, settings.effective_model_dir, settings.llm_threads, settings.llm_context
     )
-    schemas = {ref: load_prompt(*_split_ref(ref)).schema for ref in {s.prompt_ref for s in steps}}
+    schemas = {ref: load_prompt_ref(ref).schema for ref in {s.prompt_ref for s in steps}}
     cap = settings.max_step_tokens
 
     def generate(step: StepRecord) -> Generation:
