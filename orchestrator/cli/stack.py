@@ -211,7 +211,7 @@ class Stack:
             env["IDARA_LLM_THREADS"] = str(self.node_threads)
         argv = [sys.executable, "-m", self.node_module, "node", "start"]
         argv += ["--models", ",".join(self.models), "--concurrency", str(self.worker_concurrency)]
-        self._spawn("worker" if index == 1 else f"worker-{index}", argv, env)
+        self._spawn(_worker_service(index), argv, env)
 
     def _metrics_port(self, index: int) -> int:
         """The settings' port for the first node, the next ones up for the others; 0 (off)
@@ -274,8 +274,7 @@ class Stack:
             return lambda: bool(_quietly(lambda: app.control.ping([f"node@{name}"], timeout=0.5)))
 
         for index, name in enumerate(self.node_names, 1):
-            service_name = "worker" if index == 1 else f"worker-{index}"
-            service = next(s for s in self.services if s.name == service_name)
+            service = next(s for s in self.services if s.name == _worker_service(index))
             self._wait(service, answers(name), timeout_s)
 
     def kill(self, name: str) -> None:
@@ -314,6 +313,11 @@ class Stack:
                 _signal_group(service.process, signal.SIGKILL)
                 service.process.wait(5)
         self.services.clear()
+
+
+def _worker_service(index: int) -> str:
+    """The service name of the stack's ``index``-th node (from 1): ``worker``, ``worker-2``…"""
+    return "worker" if index == 1 else f"worker-{index}"
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
