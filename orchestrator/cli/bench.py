@@ -106,6 +106,7 @@ def orchestration(
             "cases_per_s": figures.cases_per_s(run.all_at_once),
             "ms_per_case_p50": latency.p50_s * 1000,
             "ms_per_case_p95": latency.p95_s * 1000,
+            "cpu_ms_per_case": {name: s * 1000 / cases for name, s in run.cpu_s.items()},
         }
     _print_orchestration(result, list(backends))
     _write_json(json_out, result)
@@ -253,6 +254,12 @@ def _print_orchestration(result: dict[str, Any], backends: list[str]) -> None:
             cells.append(f"{values[1] / values[0]:.2f}" if values[0] else "")
         table.add_row(label, *cells)
     console.print(table)
+    for backend in backends:
+        spent = sorted(result[backend]["cpu_ms_per_case"].items(), key=lambda item: -item[1])
+        console.print(
+            f"{backend}: CPU ms per case while the cases filed at once ran (all "
+            f"{sum(ms for _, ms in spent):.0f}): " + ", ".join(f"{n} {ms:.0f}" for n, ms in spent)
+        )
 
 
 def _data_dir() -> Path:
