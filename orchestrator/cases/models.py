@@ -65,6 +65,9 @@ class Case(SQLModel, table=True):
     unit: str | None = Field(default=None, max_length=100, index=True)
     attempts: int = 0
     prefect_flow_run_id: str | None = Field(default=None, max_length=36)
+    """The flow run of a case run by a version before 0007 (a flow run per case)."""
+    prefect_task_run_id: str | None = Field(default=None, max_length=36)
+    """The Prefect task run of the case's latest engine run."""
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )

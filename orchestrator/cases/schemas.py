@@ -167,6 +167,7 @@ class CasePublic(CaseSummary):
     started_at: datetime | None
     attempts: int
     prefect_flow_run_id: str | None
+    prefect_task_run_id: str | None
     steps: list[StepPublic]
     documents: list[DocumentLink]
 
@@ -179,6 +180,7 @@ class CasePublic(CaseSummary):
             started_at=as_utc(case.started_at),
             attempts=case.attempts,
             prefect_flow_run_id=case.prefect_flow_run_id,
+            prefect_task_run_id=case.prefect_task_run_id,
             steps=[StepPublic.of(step) for step in steps],
             documents=[
                 DocumentLink.of(case.id, step, base_url)

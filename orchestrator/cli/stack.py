@@ -23,6 +23,7 @@ import redis
 from sqlmodel import Session
 
 from orchestrator import telemetry
+from orchestrator.engine import prefect_services
 from orchestrator.settings import Settings
 
 DEFAULT_MODEL = "smollm2-135m"
@@ -184,9 +185,11 @@ class Stack:
                 "127.0.0.1",
                 "--port",
                 str(port),
-                "--no-services",
             ],
-            {"PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}"},
+            {
+                "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+                **prefect_services.ENV,
+            },
         )
         url = f"{self.settings.effective_prefect_api_url}/health"
         self._wait(service, lambda: _http_ok(url), 180)

@@ -1,11 +1,17 @@
-"""Orchestration: a case runs as a Prefect flow run, from its first unfinished step until it
+"""Orchestration: a case runs as one Prefect task run, from its first unfinished step until it
 ends or reaches a human approval. Agent (llm) steps are Celery tasks on a node's queue; rule,
-tool and deliver steps run here.
+tool and deliver steps run here, as plain calls inside the case's task run.
 
 Step results are stored per case as they arrive, so a case that stops half-way (a failure, an
 approval, an engine restart) resumes from the first step that has no result, without paying
-again for the finished ones. An approval decision queues the case again: the next flow run is
+again for the finished ones. An approval decision queues the case again: the next task run is
 the continuation.
+
+Why a task run per case, and no flow run per case nor task run per step (docs/architecture.md):
+a flow run costs several calls to the Prefect server per case, where a task run is created here
+and reported by state events (which the server's task run recorder turns into a run). idara
+records every step itself (the step rows and the audit log), so Prefect shows each engine run
+of a case: when, and how it ended.
 """
 
 from __future__ import annotations
@@ -16,9 +22,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from prefect import flow, task
+from prefect import task
 from prefect.cache_policies import NONE
-from prefect.runtime import flow_run
+from prefect.runtime import task_run
 
 from agents.steps import StepContext, StepRequest
 from orchestrator.cases.models import DONE_STEP_STATUSES, CaseStatus, CaseStep, StepStatus
@@ -83,7 +89,6 @@ def step_request(spec: LlmStep, context: StepContext) -> StepRequest:
     )
 
 
-@task(name="llm-step", cache_policy=NONE, retries=0)
 def run_llm_step(case_id: str, step_id: int, spec: LlmStep, context: StepContext) -> dict[str, Any]:
     """Send one step to the node chosen for it, wait, store the result."""
     settings = get_settings()
@@ -95,9 +100,11 @@ def run_llm_step(case_id: str, step_id: int, spec: LlmStep, context: StepContext
         sent = time.perf_counter()
 
         def report(queue: str | None, detail: str) -> None:
-            if queue is not None:
-                state.set_step(session, step_id, queue=queue)
-            state.set_case(session, case_id, status_detail=detail)
+            if queue is None:
+                state.set_case(session, case_id, status_detail=detail)
+            else:
+                moved = state.case_detail(case_id, detail)
+                state.set_step(session, step_id, queue=queue, also=moved)
 
         task_id, queue = _dispatched_before(step)
         if task_id is None or queue is None:
@@ -107,8 +114,8 @@ def run_llm_step(case_id: str, step_id: int, spec: LlmStep, context: StepContext
             state.set_case(session, case_id, status_detail=f"step {spec.name}: waiting on {queue}")
 
         def started() -> None:
-            state.set_step(session, step_id, status=StepStatus.running)
-            state.set_case(session, case_id, status_detail=f"step {spec.name}: running")
+            running = state.case_detail(case_id, f"step {spec.name}: running")
+            state.set_step(session, step_id, status=StepStatus.running, also=running)
 
         try:
             reply = dispatch.wait_for_result(
@@ -150,11 +157,13 @@ def _dispatch(
     payload: dict[str, Any],
     report: Callable[[str | None, str], None],
 ) -> Placement:
-    """Choose a node, record the step as dispatched there, then send it."""
+    """Choose a node, record the step as dispatched there (with the case's status line, in one
+    transaction), then send it."""
     assert step.id is not None
     with placement.placing:
         node = placement.choose(session, spec)
         placed = Placement(spec, str(uuid.uuid4()), payload, node_queue(node.name), report)
+        queued = f"step {spec.name}: queued on node {node.name} ({spec.model})"
         state.set_step(
             session,
             step.id,
@@ -172,17 +181,13 @@ def _dispatch(
                 "requires": spec.requires,
                 "uses_outputs_of": sorted(context.outputs),
             },
+            also=state.case_detail(case_id, queued),
         )
     try:
         dispatch.send_step(celery_app, placed.task_id, spec.model, placed.queue, payload)
     except dispatch.BrokerUnavailable:  # never sent: the next run sends it afresh
         state.set_step(session, step.id, status=StepStatus.pending, task_id=None)
         raise
-    state.set_case(
-        session,
-        case_id,
-        status_detail=f"step {spec.name}: queued on node {node.name} ({spec.model})",
-    )
     return placed
 
 
@@ -224,13 +229,20 @@ def _store_reply(
     return result["output"]  # type: ignore[no-any-return]
 
 
-@flow(name="case", flow_run_name="{reference}", log_prints=False, validate_parameters=False)
-def run_case_flow(case_id: str, reference: str) -> str:
+@task(
+    name="case",
+    task_run_name="{reference}",
+    cache_policy=NONE,
+    retries=0,
+    persist_result=False,
+    log_prints=False,
+)
+def run_case(case_id: str, reference: str) -> str:
     """Run the case's pinned procedure version from its first unfinished step until it ends,
     fails or waits for an approval; return the case's status."""
     with session_scope() as session:
         state.set_case(
-            session, case_id, prefect_flow_run_id=str(flow_run.id or ""), status_detail="running"
+            session, case_id, prefect_task_run_id=str(task_run.id or ""), status_detail="running"
         )
         run = state.load_run(session, case_id)
     outputs = {
@@ -318,16 +330,11 @@ def _execute(
     if isinstance(spec, LlmStep):
         return run_llm_step(case.id, step_id, spec, build_context(run, outputs))
     if isinstance(spec, RuleStep):
-        return rule_step(step_id, spec, case, outputs)
+        return executors.run_rule(step_id, spec, case, outputs)
     if isinstance(spec, ToolStep):
-        return tool_step(step_id, spec, case, outputs)
+        return executors.run_tool_step(step_id, spec, case, outputs)
     if isinstance(spec, HumanApprovalStep):
         executors.open_approval(step_id, spec, case.id, run.steps)
         return AWAITING
     assert isinstance(spec, DeliverStep)
-    return deliver_step(step_id, spec, case, definition, outputs)
-
-
-rule_step = task(name="rule-step", cache_policy=NONE, retries=0)(executors.run_rule)
-tool_step = task(name="tool-step", cache_policy=NONE, retries=0)(executors.run_tool_step)
-deliver_step = task(name="deliver-step", cache_policy=NONE, retries=0)(executors.run_deliver)
+    return executors.run_deliver(step_id, spec, case, definition, outputs)

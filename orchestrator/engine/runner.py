@@ -1,4 +1,5 @@
-"""The engine process: claims due cases from the database and runs each as a flow in a thread.
+"""The engine process: claims due cases from the database and runs each in a thread, as one
+Prefect task run (:func:`orchestrator.engine.flows.run_case`).
 
 The database is the queue of record: a case is claimed only from there, so a case filed while
 Redis or the engine was down is picked up as soon as the engine runs again.
@@ -15,7 +16,7 @@ from orchestrator.audit import checkpoints, events, payloads
 from orchestrator.db import session_scope
 from orchestrator.engine import state
 from orchestrator.engine.deadlines import deadlines_flow
-from orchestrator.engine.flows import run_case_flow
+from orchestrator.engine.flows import run_case
 from orchestrator.nodes import service as nodes
 from orchestrator.settings import Settings
 
@@ -126,8 +127,8 @@ class Engine:
 
     def _run_case(self, case_id: str, reference: str) -> None:
         try:
-            run_case_flow(case_id, reference)
-        except Exception as exc:  # the flow could not run at all (e.g. Prefect unreachable)
+            run_case(case_id, reference)
+        except Exception as exc:  # the case's run could not start or ended in an error
             log.exception("case %s: engine error", reference)
             self._requeue_after_error(case_id, reference, f"engine error: {exc}")
 

@@ -18,6 +18,10 @@ from orchestrator.procedures.models import Procedure
 from orchestrator.procedures.schemas import ProcedureDefinition
 
 MAX_ENGINE_ATTEMPTS = 5
+_STEPS = CaseStep.__table__  # type: ignore[attr-defined]
+"""Steps are updated with Core statements on the table, not the ORM's bulk UPDATE (its
+bookkeeping showed in profiles, and a step's row is re-read with ``populate_existing``
+wherever the engine needs it after a change)."""
 
 
 @dataclass
@@ -110,6 +114,16 @@ def set_case(
     return moved
 
 
+def case_detail(case_id: str, detail: str) -> Callable[[Session], None]:
+    """The running case's status line, for :func:`set_step`'s ``also``: written in the step
+    change's transaction rather than one of its own."""
+
+    def write(session: Session) -> None:
+        move_case(session, case_id, CaseStatus.running, status_detail=detail)
+
+    return write
+
+
 def case_status(session: Session, case_id: str) -> str:
     status = session.exec(select(Case.status).where(Case.id == case_id)).first()
     return status or CaseStatus.cancelled
@@ -131,10 +145,10 @@ def set_step(
     """Update a step; a ``finished`` step's end is recorded in the audit log in the same
     transaction (with its rendered prompt ``messages``, and whatever ``also`` records).
     A step already in the status ``unless`` is left as it is: a result is written once."""
-    statement = update(CaseStep).where(col(CaseStep.id) == step_id)
+    statement = update(_STEPS).where(_STEPS.c.id == step_id)
     if unless is not None:
-        statement = statement.where(col(CaseStep.status) != unless)
-    if session.execute(statement.values(**values)).rowcount == 0:  # type: ignore[attr-defined]
+        statement = statement.where(_STEPS.c.status != unless)
+    if session.connection().execute(statement.values(**values)).rowcount == 0:
         session.commit()
         return
     ending = events.step_finished(session, step_id, messages=messages) if finished else None

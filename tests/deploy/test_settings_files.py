@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from orchestrator import telemetry
+from orchestrator.engine import prefect_services
 from orchestrator.settings import Settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -59,6 +60,22 @@ def test_dockerfile_installs_offline() -> None:
 def test_compose_telemetry_block() -> None:
     compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text(encoding="utf-8"))
     assert compose["x-telemetry"] == telemetry.OFF
+
+
+def test_every_prefect_server_runs_only_the_task_run_recorder() -> None:
+    """Each case run is a task run that reaches Prefect as events: a server started with
+    --no-services, or without these variables, would not record it (or would run services
+    idara does not use)."""
+    unit = (SYSTEMD / "idara-prefect.service").read_text(encoding="utf-8")
+    unit_env = dict(re.findall(r"^Environment=(\w+)=(\S*)$", unit, re.M))
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text(encoding="utf-8"))
+    compose_env = {k: str(v) for k, v in compose["services"]["prefect"]["environment"].items()}
+    helm = (DEPLOY / "helm/idara/templates/prefect.yaml").read_text(encoding="utf-8")
+    helm_env = dict(re.findall(r"- name: (PREFECT_SERVER_SERVICES_\w+)\n\s+value: \"(\w+)\"", helm))
+    for source, env in (("systemd", unit_env), ("compose", compose_env), ("helm", helm_env)):
+        assert {k: env.get(k) for k in prefect_services.ENV} == prefect_services.ENV, source
+    assert "--no-services" not in unit + helm + str(compose["services"]["prefect"]["command"])
+    assert prefect_services.ENV["PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED"] == "true"
 
 
 def _idara_variables() -> dict[str, set[str]]:

@@ -224,7 +224,7 @@ def assert_delivered(stack: Stack, case: dict[str, Any], expected_text: str) -> 
 def assert_triaged(case: dict[str, Any], expected_language: str) -> None:
     """What a clerk checks on a finished triage case."""
     assert case["status"] == "completed", case["error"]
-    assert case["prefect_flow_run_id"]
+    assert case["prefect_task_run_id"] and case["prefect_flow_run_id"] is None
     steps = {step["name"]: step for step in case["steps"]}
     assert list(steps) == TRIAGE_STEPS
     assert steps["approve"]["output"]["decision"] == "approved"
@@ -262,8 +262,24 @@ def _run_samples(stack: Stack) -> list[dict[str, Any]]:
         letter = case["steps"][2]["output"]["letter"]
         assert_delivered(stack, case, letter.splitlines()[-1].strip())
         assert_audited(stack, case)
+        assert_run_in_prefect(stack, case)
     assert_log_verifies(stack)
     return finished
+
+
+def assert_run_in_prefect(stack: Stack, case: dict[str, Any]) -> None:
+    """The case's last engine run is a task run the Prefect server recorded, named by the
+    case's reference, completed (its states reach the server as events, a moment later)."""
+    url = f"{stack.settings.effective_prefect_api_url}/task_runs/{case['prefect_task_run_id']}"
+    deadline = time.monotonic() + 30
+    while True:
+        answer = httpx.get(url)
+        run = answer.json() if answer.status_code == 200 else {}
+        if run.get("state_type") == "COMPLETED" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert run.get("name") == case["reference"], (answer.status_code, run)
+    assert run.get("state_type") == "COMPLETED", run
 
 
 def assert_audited(stack: Stack, case: dict[str, Any]) -> None:
