@@ -86,8 +86,12 @@ def migrated_session(url: str) -> Iterator[Session]:
 def insert_for(session: Session, table: Any) -> Any:
     """An INSERT for ``table`` in the session's dialect, so ``on_conflict_do_…`` is available
     on both SQLite and PostgreSQL."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
+    return insert_for_dialect(session.get_bind().dialect.name, table)
+
+
+def insert_for_dialect(dialect: str, table: Any) -> Any:
+    """An INSERT for ``table`` in the dialect named ``dialect`` (``postgresql`` or ``sqlite``)."""
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
 
 def get_session() -> Iterator[Session]:

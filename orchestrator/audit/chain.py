@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session, col
 
 from orchestrator.audit.format import entry_hash, format_ts
@@ -19,6 +19,18 @@ from orchestrator.audit.models import AuditEntry, AuditHead
 from orchestrator.db import utcnow
 
 HEAD_ID = 1
+_HEAD = AuditHead.__table__  # type: ignore[attr-defined]
+_ENTRIES = AuditEntry.__table__  # type: ignore[attr-defined]
+# Built once and run on the session's connection (Core, not the ORM's bulk paths): the chain
+# is appended to on every state change, so the statements' construction showed in profiles.
+_ADVANCE = (
+    update(_HEAD)
+    .where(_HEAD.c.id == HEAD_ID)
+    .values(seq=_HEAD.c.seq + 1)
+    .returning(_HEAD.c.seq, _HEAD.c.entry_hash)
+)
+_APPEND = insert(_ENTRIES)
+_SET_TIP = update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(entry_hash=bindparam("tip"))
 
 
 def record(
@@ -32,12 +44,8 @@ def record(
     node: str | None = None,
 ) -> dict[str, Any]:
     """Append one event; return its canonical form (with ``entry_hash``). Does not commit."""
-    session.execute(
-        update(AuditHead).where(col(AuditHead.id) == HEAD_ID).values(seq=col(AuditHead.seq) + 1)
-    )
-    seq, prev_hash = session.execute(
-        select(col(AuditHead.seq), col(AuditHead.entry_hash)).where(col(AuditHead.id) == HEAD_ID)
-    ).one()
+    connection = session.connection()
+    seq, prev_hash = connection.execute(_ADVANCE).one()
     entry: dict[str, Any] = {
         "seq": seq,
         "ts": format_ts(utcnow()),
@@ -50,10 +58,8 @@ def record(
         "prev_hash": prev_hash,
     }
     entry["entry_hash"] = entry_hash(entry)
-    session.execute(insert(AuditEntry).values(**entry))
-    session.execute(
-        update(AuditHead).where(col(AuditHead.id) == HEAD_ID).values(entry_hash=entry["entry_hash"])
-    )
+    connection.execute(_APPEND, entry)
+    connection.execute(_SET_TIP, {"tip": entry["entry_hash"]})
     return entry
 
 

@@ -8,6 +8,7 @@ so the chain, verifiable.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -16,7 +17,7 @@ from sqlmodel import Session, col
 from agents.tools import canonical_sha256
 from orchestrator.audit import chain
 from orchestrator.audit.models import AuditPayload
-from orchestrator.db import insert_for, utcnow
+from orchestrator.db import insert_for_dialect, utcnow
 
 
 def store(
@@ -33,15 +34,22 @@ def store(
         "created_at": now,
         "expires_at": now + timedelta(days=retention_days),
     }
-    statement = insert_for(session, AuditPayload).values(**values)
-    session.execute(  # the same content kept again lives as long as its newest use needs
-        statement.on_conflict_do_update(
-            index_elements=["sha256"],
-            set_={"expires_at": statement.excluded.expires_at},
-            where=col(AuditPayload.expires_at) < statement.excluded.expires_at,
-        )
-    )
+    connection = session.connection()
+    connection.execute(_keep_statement(connection.dialect.name), values)
     return digest
+
+
+@cache
+def _keep_statement(dialect: str) -> Any:
+    """The upsert, built once per dialect (it runs for every agent step's prompt and output):
+    the same content kept again lives as long as its newest use needs."""
+    table = AuditPayload.__table__  # type: ignore[attr-defined]
+    statement = insert_for_dialect(dialect, table)
+    return statement.on_conflict_do_update(
+        index_elements=["sha256"],
+        set_={"expires_at": statement.excluded.expires_at},
+        where=table.c.expires_at < statement.excluded.expires_at,
+    )
 
 
 def fetch_many(session: Session, digests: set[str]) -> dict[str, Any]:
