@@ -14,6 +14,7 @@ import jsonschema
 
 from agents.errors import InvalidOutputError, PromptError
 from agents.manifest import ModelEntry, verified_model_path
+from agents.prefix_cache import PrefixCache
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,16 @@ class Generation:
 class LlamaRuntime:
     """A loaded GGUF model. ``llama_cpp.Llama`` is not thread-safe, so calls take a lock."""
 
-    def __init__(self, entry: ModelEntry, model_dir: Path, threads: int = 0, n_ctx: int = 0):
+    def __init__(
+        self,
+        entry: ModelEntry,
+        model_dir: Path,
+        threads: int = 0,
+        n_ctx: int = 0,
+        prefix_cache: bool = True,
+    ):
+        """``prefix_cache``: keep and restore each agent's shared prompt prefix
+        (:mod:`agents.prefix_cache`); off only for the benchmark's plain reference."""
         from llama_cpp import Llama
 
         self.entry = entry
@@ -54,6 +64,7 @@ class LlamaRuntime:
         self.load_ms = (time.perf_counter() - started) * 1000.0
         self._lock = threading.Lock()
         self._grammars: dict[str, Any] = {}
+        self.prefixes = PrefixCache(self._llm) if prefix_cache else None
 
     @property
     def sha256(self) -> str:
@@ -78,6 +89,8 @@ class LlamaRuntime:
         with self._lock:
             self.refuse_control_tokens(messages)
             started = time.perf_counter()
+            if self.prefixes is not None:
+                self.prefixes.before(messages)
             response = self._llm.create_chat_completion(
                 messages=messages,  # type: ignore[arg-type]
                 grammar=self._grammar_for(schema),
@@ -86,9 +99,11 @@ class LlamaRuntime:
                 repeat_penalty=repeat_penalty,
             )
             duration_ms = (time.perf_counter() - started) * 1000.0
+            usage = response["usage"]  # type: ignore[index]
+            if self.prefixes is not None:
+                self.prefixes.after(messages, int(usage["prompt_tokens"]))
         choice = response["choices"][0]  # type: ignore[index]
         text = choice["message"]["content"] or ""
-        usage = response["usage"]  # type: ignore[index]
         output = parse_json_output(text, schema, choice.get("finish_reason") or "")
         return Generation(
             output=output,

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from agents.catalogue import Catalogue, load_trusted
 from agents.prompts import load_prompt_ref
-from agents.runtime import Generation, LlamaRuntime
+from agents.runtime import LlamaRuntime
 from orchestrator.audit.models import AuditEntry, AuditPayload
 from orchestrator.bench import cpu
 from orchestrator.bench.figures import CaseRecord, StepRecord, Throughput
@@ -217,31 +217,87 @@ def _utc(moment: datetime) -> datetime:
 def run_raw(settings: Settings, steps: list[StepRecord], progress: Progress) -> RawRun:
     """The same prompts, one after another, through llama-cpp-python in this process: the
     node's model file (its sha256 checked), threads, context and token cap."""
+    runtime = _replay_runtime(settings, prefix_cache=False)
+    replay = _replay(runtime, steps, settings.max_step_tokens, "raw llama-cpp-python", progress)
+    return RawRun(replay.throughput, replay.same_tokens, runtime.threads)
+
+
+@dataclass(frozen=True)
+class Replay:
+    throughput: Throughput
+    same_tokens: int
+    outputs: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PrefixRun:
+    """The cases filed one at a time, replayed twice in this process: plain, then with each
+    agent's prompt prefix kept (:mod:`agents.prefix_cache`, what a node does)."""
+
+    plain_model_s: float
+    kept_model_s: float
+    steps: int
+    same_outputs: int
+    reused_tokens: int
+
+    @property
+    def speed_up(self) -> float:
+        return self.plain_model_s / self.kept_model_s if self.kept_model_s > 0 else 0.0
+
+
+def run_prefix_replay(settings: Settings, steps: list[StepRecord], progress: Progress) -> PrefixRun:
+    """In the order a lone case runs them (classify, extract, draft, classify…), each prompt
+    follows another agent's, so llama-cpp-python's own reuse of the last prompt saves little:
+    the case kept prefixes are for."""
+    cap = settings.max_step_tokens
+    plain = _replay(_replay_runtime(settings, False), steps, cap, "prefixes: plain", progress)
+    runtime = _replay_runtime(settings, True)
+    kept = _replay(runtime, steps, cap, "prefixes: kept", progress)
+    assert runtime.prefixes is not None
+    same = sum(a == b for a, b in zip(plain.outputs, kept.outputs, strict=True))
+    return PrefixRun(
+        plain.throughput.model_s,
+        kept.throughput.model_s,
+        len(steps),
+        same,
+        runtime.prefixes.stats.reused_tokens,
+    )
+
+
+def _replay_runtime(settings: Settings, prefix_cache: bool) -> LlamaRuntime:
     entry = load_trusted(Catalogue.from_settings(settings)).entries[DEFAULT_MODEL]
     runtime = LlamaRuntime(
-        entry, settings.effective_model_dir, settings.llm_threads, settings.llm_context
+        entry,
+        settings.effective_model_dir,
+        settings.llm_threads,
+        settings.llm_context,
+        prefix_cache=prefix_cache,
     )
-    schemas = {ref: load_prompt_ref(ref).schema for ref in {s.prompt_ref for s in steps}}
-    cap = settings.max_step_tokens
-
-    def generate(step: StepRecord) -> Generation:
-        schema = schemas[step.prompt_ref]
-        return runtime.generate_json(step.messages, schema, min(step.max_tokens, cap))
-
     # Warm, as the node was after its first step, on a prompt unlike any step's, so the timed
     # loop starts with nothing of its prompts in llama.cpp's cache; not counted.
     runtime.generate_json([{"role": "user", "content": "Bonjour."}], WARM_UP_SCHEMA, 16)
-    # In the order the node ran them: consecutive prompts that share a prefix (the same
-    # agent's system prompt) reuse llama.cpp's cache on both sides alike.
-    in_node_order = sorted(steps, key=lambda step: step.finished_at)
+    return runtime
+
+
+def _replay(
+    runtime: LlamaRuntime, steps: list[StepRecord], cap: int, phase: str, progress: Progress
+) -> Replay:
+    """The steps in the order the node ran them: consecutive prompts that share a prefix
+    (the same agent's system prompt) reuse llama.cpp's cache as they did on the node."""
+    schemas = {ref: load_prompt_ref(ref).schema for ref in {s.prompt_ref for s in steps}}
     tokens = same = 0
     model_ms = 0.0
+    outputs = []
     started = time.perf_counter()
+    in_node_order = sorted(steps, key=lambda step: step.finished_at)
     for done, step in enumerate(in_node_order, 1):
-        made = generate(step)
+        made = runtime.generate_json(
+            step.messages, schemas[step.prompt_ref], min(step.max_tokens, cap)
+        )
         tokens += made.completion_tokens
         model_ms += made.duration_ms
         same += made.completion_tokens == step.completion_tokens
-        progress("raw llama-cpp-python", done, len(steps))
+        outputs.append(made.output)
+        progress(phase, done, len(steps))
     wall = time.perf_counter() - started
-    return RawRun(Throughput(tokens, wall, model_ms / 1000.0), same, runtime.threads)
+    return Replay(Throughput(tokens, wall, model_ms / 1000.0), same, outputs)

@@ -39,7 +39,7 @@ def model(
     Prefect, Celery, node, database) against the same prompts through llama-cpp-python in one
     plain process. Starts its own stack in <data dir>/bench/; takes a few minutes."""
     from orchestrator.bench import figures
-    from orchestrator.bench.model import run_platform, run_raw
+    from orchestrator.bench.model import run_platform, run_prefix_replay, run_raw
 
     settings = _bench_settings(_data_dir(), "model")
     console.print(f"[bold]idara bench model[/]: data in {settings.data_dir}")
@@ -47,6 +47,8 @@ def model(
         platform = run_platform(settings, console, one_at_a_time, cases, advance)
         steps = [step for case in platform.all_at_once for step in case.steps]
         raw = run_raw(settings, steps, advance)
+        lone = [step for case in platform.one_at_a_time for step in case.steps]
+        prefixes = run_prefix_replay(settings, lone, advance)
     through = figures.platform_throughput(platform.all_at_once)
     latency = figures.latency(platform.one_at_a_time)
     result = {
@@ -61,6 +63,7 @@ def model(
         "raw_steps_with_same_token_count": raw.same_tokens,
         "latency": asdict(latency),
         "cpu_s_all_at_once": platform.cpu_s,
+        "kept_prefixes": asdict(prefixes) | {"speed_up": prefixes.speed_up},
     }
     _print_model(result)
     _write_json(json_out, result)
@@ -355,6 +358,14 @@ def _print_model(result: dict[str, Any]) -> None:
     console.print(
         "CPU seconds while the cases filed at once ran (the node's include the model's "
         f"{result['threads']} threads): " + ", ".join(f"{name} {s:.1f}" for name, s in spent)
+    )
+    kept = result["kept_prefixes"]
+    console.print(
+        f"kept prompt prefixes (what a node does), the {kept['steps']} steps of the cases filed "
+        f"one at a time replayed here: model calls {kept['kept_model_s']:.1f} s against "
+        f"{kept['plain_model_s']:.1f} s plain ({kept['speed_up']:.2f} times as fast); "
+        f"{kept['reused_tokens']} prompt tokens not evaluated again; the same output in "
+        f"{kept['same_outputs']} of {kept['steps']}"
     )
     console.print(
         f"raw replay: {result['raw_steps_with_same_token_count']} of {result['agent_steps']} "

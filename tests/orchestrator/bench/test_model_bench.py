@@ -52,7 +52,7 @@ def test_the_platform_is_measured_against_raw_llama_cpp_in_one_run(tmp_path: Pat
     }
     out = tmp_path / "figures.json"
     done = subprocess.run(
-        [str(IDARA), "bench", "model", "--cases", "4", "--one-at-a-time", "2", "--json", str(out)],
+        [str(IDARA), "bench", "model", "--cases", "4", "--one-at-a-time", "3", "--json", str(out)],
         capture_output=True,
         text=True,
         env=env,
@@ -68,6 +68,11 @@ def test_the_platform_is_measured_against_raw_llama_cpp_in_one_run(tmp_path: Pat
     assert MODEL_BUSY_FLOOR <= figures["platform"]["model_busy_share"] <= 1, explain(figures)
     assert figures["platform_over_raw"] >= PLATFORM_OVER_RAW_FLOOR, explain(figures)
     assert figures["cpu_s_all_at_once"]["engine"] > 0, explain(figures)
+    # the third lone case starts each step from its agent's kept prefix (learned from the first
+    # two), with the answers the plain replay gives
+    kept = figures["kept_prefixes"]
+    assert kept["steps"] == 3 * 3 and kept["reused_tokens"] > 0, kept
+    assert kept["same_outputs"] == kept["steps"], kept
     latency = figures["latency"]
     assert 0 < latency["p50_s"] <= latency["p95_s"]
     assert 0 < latency["outside_model_share"] < 1
