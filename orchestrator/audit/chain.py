@@ -44,6 +44,7 @@ def record(
     node: str | None = None,
 ) -> dict[str, Any]:
     """Append one event; return its canonical form (with ``entry_hash``). Does not commit."""
+    session.flush()  # the ORM's pending writes go first, before the chain's lock is taken
     connection = session.connection()
     seq, prev_hash = connection.execute(_ADVANCE).one()
     entry: dict[str, Any] = {

@@ -34,6 +34,7 @@ def store(
         "created_at": now,
         "expires_at": now + timedelta(days=retention_days),
     }
+    session.flush()  # as the ORM would before a statement of its own: pending writes first
     connection = session.connection()
     connection.execute(_keep_statement(connection.dialect.name), values)
     return digest

@@ -148,6 +148,7 @@ def set_step(
     statement = update(_STEPS).where(_STEPS.c.id == step_id)
     if unless is not None:
         statement = statement.where(_STEPS.c.status != unless)
+    session.flush()  # as the ORM would before a statement of its own: pending writes first
     if session.connection().execute(statement.values(**values)).rowcount == 0:
         session.commit()
         return
