@@ -76,8 +76,10 @@ class PrefixCache:
         if key in self._prefixes:
             return
         prompt = tuple(self._context_tokens()[:prompt_tokens])
-        previous = self._last_prompt.get(key)
+        previous = self._last_prompt.pop(key, None)
         self._last_prompt[key] = prompt
+        while len(self._last_prompt) > self._capacity:  # system messages seen once stay few
+            del self._last_prompt[next(iter(self._last_prompt))]
         if previous is None:
             return
         shared = _common_length(previous, prompt)

@@ -247,8 +247,8 @@ class PrefixRun:
 
 def run_prefix_replay(settings: Settings, steps: list[StepRecord], progress: Progress) -> PrefixRun:
     """In the order a lone case runs them (classify, extract, draft, classify…), each prompt
-    follows another agent's, so llama-cpp-python's own reuse of the last prompt saves little:
-    the case kept prefixes are for."""
+    follows another agent's, so llama-cpp-python's own reuse of the last prompt saves little;
+    kept prefixes are for that case."""
     cap = settings.max_step_tokens
     plain = _replay(_replay_runtime(settings, False), steps, cap, "prefixes: plain", progress)
     runtime = _replay_runtime(settings, True)
