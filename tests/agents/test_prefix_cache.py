@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agents.manifest import load_manifest
-from agents.prefix_cache import MIN_PREFIX_TOKENS
+from agents.prefix_cache import MIN_PREFIX_TOKENS, PrefixCache
 from agents.runtime import LlamaRuntime
 from agents.steps import StepContext, StepRequest, run_step
 from orchestrator.settings import SEEDS_DIR
@@ -54,23 +55,39 @@ def test_kept_prefixes_give_the_same_answers_and_skip_the_system_prompts(
     assert stats.reused_tokens >= 2 * MIN_PREFIX_TOKENS
 
 
-def test_a_prompt_equal_to_its_kept_prefix_is_answered_as_a_plain_runtime_answers() -> None:
-    """The same request three times: the prefix learned from the first two is the whole
-    prompt, and the third starts from it; its answer must come from that state, not from the
-    logits the context held before."""
-    context = StepContext(text=REQUESTS[0][1], language="fr", reference="IDR-T", submitted_on="x")
-    request = StepRequest(
-        agent="classify", prompt="triage/classify", prompt_version=1, context=context
-    )
-    other = StepRequest(agent="extract", prompt="triage/extract", prompt_version=1, context=context)
-    expected = run_step(_runtime(prefix_cache=False), request).output
+def _free_text(llm: Any, messages: list[dict[str, str]], cache: PrefixCache | None) -> str:
+    """A completion with no grammar, so nothing forces its first token: a first token sampled
+    from the wrong logits shows in the text."""
+    if cache is not None:
+        cache.before(messages)
+    answer = llm.create_chat_completion(messages=messages, max_tokens=12, temperature=0.0)
+    if cache is not None:
+        cache.after(messages, int(answer["usage"]["prompt_tokens"]))
+    return str(answer["choices"][0]["message"]["content"])
+
+
+def test_a_prompt_equal_to_its_kept_prefix_is_answered_from_that_prefix() -> None:
+    """The same prompt a third time: the prefix learned from the first two is the whole prompt,
+    so its answer must be sampled from logits computed for that prefix, not from the logits
+    the context held after another agent's prompt."""
+    greet = [
+        {"role": "system", "content": "You answer in one short French sentence."},
+        {"role": "user", "content": "Say good morning to the clerk."},
+    ]
+    count = [
+        {"role": "system", "content": "You list numbers, nothing else."},
+        {"role": "user", "content": "Count from one to five."},
+    ]
+    expected = _free_text(_runtime(prefix_cache=False)._llm, greet, None)
     runtime = _runtime(prefix_cache=True)
+    cache = runtime.prefixes
+    assert cache is not None
     answers = []
     for _ in range(3):
-        answers.append(run_step(runtime, request).output)
-        run_step(runtime, other)  # another agent's prompt in between
+        answers.append(_free_text(runtime._llm, greet, cache))
+        _free_text(runtime._llm, count, cache)  # another system prompt in between
     assert answers == [expected] * 3
-    assert runtime.prefixes is not None and runtime.prefixes.stats.restored >= 1
+    assert cache.stats.restored >= 1
 
 
 def test_a_runtime_without_the_cache_keeps_nothing() -> None:
