@@ -57,10 +57,11 @@ class PrefixCache:
     def before(self, messages: list[dict[str, str]]) -> None:
         """Put the kept prefix of these messages' system prompt in the context, unless the
         context already starts with it."""
-        prefix = self._prefixes.get(_key(messages))
+        key = _key(messages)
+        prefix = self._prefixes.get(key)
         if prefix is None:
             return
-        self._prefixes.move_to_end(_key(messages))
+        self._prefixes.move_to_end(key)
         held = _common_length(self._context_tokens(), prefix.tokens)
         if held == len(prefix.tokens):
             return
