@@ -212,6 +212,15 @@ def check_signature(catalogue: Catalogue, data: bytes, keys: list[VerifierKey]) 
     return key
 
 
+def signature_state(catalogue: Catalogue, data: bytes) -> tuple[bool, str]:
+    """Whether a trusted key signed ``data`` (the manifest's bytes), and by whom or why not."""
+    try:
+        signed_by = check_signature(catalogue, data, trusted_keys(catalogue))
+    except ModelUnavailableError as exc:
+        return False, str(exc)
+    return True, f"signed by {describe(signed_by)} ({catalogue.signature})"
+
+
 def _refusal(catalogue: Catalogue, note: str, keys: list[VerifierKey], exc: NoteError) -> str:
     if "no signature by a known key" not in str(exc):
         return f"signature {catalogue.signature} refused: {exc}"

@@ -16,7 +16,8 @@ if ! command -v "$PYTHON" >/dev/null 2>&1; then
 fi
 
 # Debian packages (deploy/debian-packages.txt, which says why each): Redis, Pango, HarfBuzz's
-# font subsetter, DejaVu fonts, OpenMP.
+# font subsetter, DejaVu fonts, OpenMP; and for the tests (deploy/debian-packages-dev.txt)
+# Chromium, which the web interface's end-to-end tests drive.
 missing=()
 while read -r package; do
   case "$package" in "" | "#"*) continue ;; esac
@@ -27,7 +28,7 @@ while read -r package; do
   fi
   status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
   if [ "$status" != "install ok installed" ]; then missing+=("$package"); fi
-done <deploy/debian-packages.txt
+done < <(cat deploy/debian-packages.txt deploy/debian-packages-dev.txt)
 if [ "${#missing[@]}" -gt 0 ]; then
   say "installing ${missing[*]} (Debian packages)"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else

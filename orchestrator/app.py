@@ -23,12 +23,14 @@ from orchestrator.auth import admin, log_masking
 from orchestrator.auth.router import router as auth_router
 from orchestrator.cases.router import router as cases_router
 from orchestrator.db import get_engine
-from orchestrator.errors import IdaraError
+from orchestrator.errors import IdaraError, InvalidInput
 from orchestrator.metrics import router as metrics_router
 from orchestrator.nodes.router import router as nodes_router
 from orchestrator.procedures.router import router as procedures_router
 from orchestrator.settings import get_settings
 from orchestrator.sovereignty import egress
+from orchestrator.web import errors as web_errors
+from orchestrator.web import router as web
 
 log = logging.getLogger(__name__)
 FASTAPI_PARSE_ERROR = "There was an error parsing the body"
@@ -55,6 +57,7 @@ def create_app() -> FastAPI:
     app.include_router(nodes_router)
     app.include_router(metrics_router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
+    web.mount(app)
     app.add_middleware(
         AdmissionMiddleware,
         max_body_bytes=settings.max_body_bytes,
@@ -63,7 +66,9 @@ def create_app() -> FastAPI:
     )
 
     @app.exception_handler(IdaraError)
-    async def _idara_error(_: Request, exc: IdaraError) -> JSONResponse:
+    async def _idara_error(request: Request, exc: IdaraError) -> Response:
+        if web_errors.is_ui(request):
+            return web_errors.error_page(request, exc)
         return JSONResponse(
             status_code=exc.status_code, content=json_safe(exc.body()), headers=exc.headers
         )
@@ -75,9 +80,14 @@ def create_app() -> FastAPI:
     return app
 
 
-async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
     """FastAPI's 422, minus the echoed ``input``: echoing binary bytes, a lone surrogate or a NaN
     made the error response itself fail with a 500, and a client knows what it sent."""
+    if web_errors.is_ui(request):
+        problem = "; ".join(
+            f"{'.'.join(map(str, _loc(e)))}: {e.get('msg', '')}" for e in exc.errors()
+        )
+        return web_errors.error_page(request, InvalidInput(problem))
     if isinstance(exc.body, bytes) and any(_loc(e)[:1] == ["body"] for e in exc.errors()):
         got = request.headers.get("content-type") or "no Content-Type"
         detail = f"the body must be JSON sent with Content-Type: application/json (got {got})"

@@ -189,6 +189,18 @@ def queue_depths(url: str, queues: list[str]) -> Iterator[Metric]:
         "Steps waiting in a node's queue node.<name> (placed there, not yet taken)",
         ["queue"],
     )
+    lengths = queue_lengths(url, queues)
+    up.add_metric([], 0 if lengths is None else 1)
+    yield up
+    if lengths is None:
+        return
+    for queue, length in lengths.items():
+        depth.add_metric([queue], length)
+    yield depth
+
+
+def queue_lengths(url: str, queues: list[str]) -> dict[str, int] | None:
+    """The messages waiting in each queue, or None when Redis does not answer (never raises)."""
     client = redis.Redis.from_url(
         url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
     )
@@ -199,16 +211,10 @@ def queue_depths(url: str, queues: list[str]) -> Iterator[Metric]:
             pipe.llen(queue)
         _, *lengths = pipe.execute()
     except (redis.RedisError, OSError):
-        up.add_metric([], 0)
-        yield up
-        return
+        return None
     finally:
         client.close()
-    up.add_metric([], 1)
-    for queue, length in zip(queues, lengths, strict=True):
-        depth.add_metric([queue], length)
-    yield up
-    yield depth
+    return {queue: int(length) for queue, length in zip(queues, lengths, strict=True)}
 
 
 @dataclass

@@ -6,8 +6,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -112,6 +113,15 @@ class Settings(BaseSettings):
         default=30, ge=1, description="Cases one user may file per minute; more get 429"
     )
     session_hours: float = Field(default=8.0, gt=0, description="How long a sign-in lasts")
+    # --- the web interface (orchestrator/web, docs/ui.md) ---
+    ui_language: Literal["fr", "ar", "en"] = Field(
+        default="fr",
+        description="The web interface's language for people who have not chosen one and "
+        "whose browser asks for none of fr, ar, en",
+    )
+    ui_timezone: str = Field(
+        default="UTC", description="Time zone the web interface shows times in (IANA name)"
+    )
     # --- optional OpenID Connect sign-in (orchestrator/auth/oidc.py, docs/security.md) ---
     oidc_issuer: str = Field(
         default="", description="Issuer URL of the on-premises OpenID Connect provider; empty = off"
@@ -137,7 +147,7 @@ class Settings(BaseSettings):
     )
     oidc_unit_claim: str = Field(default="unit", description="Dotted path of the unit claim")
     oidc_after_login: str = Field(
-        default="/api/v1/auth/me", description="Where the browser goes after signing in"
+        default="/ui/", description="Where the browser goes after signing in"
     )
     oidc_ca_file: Path | None = Field(
         default=None,
@@ -166,6 +176,17 @@ class Settings(BaseSettings):
     audit_payload_retention_days: int = Field(
         default=730, ge=1, description="Personal data the audit log refers to is kept this long"
     )
+
+    @field_validator("ui_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r}; give an IANA name such as Africa/Casablanca"
+            ) from exc
+        return value
 
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> Settings:

@@ -23,6 +23,9 @@ class User(SQLModel, table=True):
     unit: str | None = Field(default=None, max_length=100)
     password_hash: str | None = Field(default=None, max_length=200)
     disabled: bool = False
+    language: str | None = Field(
+        default=None, max_length=5, description="The web interface's language (fr, ar, en)"
+    )
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )

@@ -81,6 +81,9 @@ PUBLIC_PATHS = frozenset(
         "/docs",
         "/docs/oauth2-redirect",
         "/redoc",
+        "/",
+        "/ui/login",
+        "/ui/language",
     }
 )
 """Routes that need no sign-in."""

@@ -44,7 +44,7 @@ def login(
     row, token = users.login(session, data.name, data.password, settings)
     session.commit()
     assert row.expires_at is not None
-    _set_session_cookie(response, token, settings)
+    set_session_cookie(response, token, settings)
     return SessionOpened(token=token, expires_at=row.expires_at.isoformat(), user=row.user_name)
 
 
@@ -112,7 +112,7 @@ def oidc_callback(
         f'<title>idara</title><p>Signed in. <a href="{target}">Continue</a></p>',
         headers={"Cache-Control": "no-store"},
     )
-    _set_session_cookie(response, token, settings)
+    set_session_cookie(response, token, settings)
     response.delete_cookie(
         oidc.FLOW_COOKIE,
         path=oidc.FLOW_COOKIE_PATH,
@@ -127,7 +127,7 @@ def _secure(settings: Settings) -> bool:
     return settings.api_base_url.startswith("https://")
 
 
-def _set_session_cookie(response: Response, token: str, settings: Settings) -> None:
+def set_session_cookie(response: Response, token: str, settings: Settings) -> None:
     """The HttpOnly, SameSite=Strict session cookie the web interface signs in with."""
     response.set_cookie(
         SESSION_COOKIE,

@@ -118,7 +118,11 @@ def run_demo(console: Console, keep_running: bool, requests_dir: Path | None) ->
             return 1
         _report_egress(console)
         if keep_running:
-            console.print(f"the stack stays up at {settings.api_base_url}; Ctrl-C stops it")
+            console.print(
+                f"the stack stays up at {settings.api_base_url} (web interface: "
+                f"{settings.api_base_url}/ui/; `idara users password NAME` lets someone sign "
+                "in); Ctrl-C stops it"
+            )
             _hold(stack)
         return 0
     except (client.ApiError, StackError) as exc:

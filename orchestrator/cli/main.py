@@ -85,8 +85,9 @@ def up(
         _fail(str(exc))
         return
     console.print(
-        f"[green]idara is up[/] at {settings.api_base_url} (API docs: "
-        f"{settings.api_base_url}/docs). Ctrl-C stops it."
+        f"[green]idara is up[/] at {settings.api_base_url}: web interface "
+        f"{settings.api_base_url}/ui/ (give people a password with `idara users password "
+        f"NAME`), API docs {settings.api_base_url}/docs. Ctrl-C stops it."
     )
     stopping = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stopping.update(now=True))

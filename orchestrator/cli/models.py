@@ -198,7 +198,7 @@ def list_models() -> None:
             ",".join(entry.languages) or "?",
         )
     console.print(table)
-    ok, detail = _signature(where, data)
+    ok, detail = catalogue.signature_state(where, data)
     state = "[green]PASS[/]" if ok else "[bold red]FAIL[/]"
     console.print(f"signature: {state} {escape(detail)}", soft_wrap=True)
 
@@ -218,7 +218,7 @@ def verify(
         return
     if name is not None and name not in entries:
         _fail(f"no model named {name!r} in the catalogue (models: {', '.join(entries)})")
-    ok, detail = _signature(where, data)
+    ok, detail = catalogue.signature_state(where, data)
     _line(ok, "signature", detail)
     failed = not ok
     for entry in entries.values():
@@ -240,15 +240,6 @@ def key() -> None:
         return
     err.print(f"ops key {escape(str(where.key_file))}, verifier key:", soft_wrap=True)
     print(signer.verifier.text)
-
-
-def _signature(where: Catalogue, data: bytes) -> tuple[bool, str]:
-    try:
-        keys = catalogue.trusted_keys(where)
-        signed_by = catalogue.check_signature(where, data, keys)
-    except ModelUnavailableError as exc:
-        return False, str(exc)
-    return True, f"signed by {catalogue.describe(signed_by)} ({where.signature})"
 
 
 def _verify_file(entry: ModelEntry, where: Catalogue) -> bool:

@@ -223,7 +223,7 @@ def test_signing_in_creates_the_user_with_the_provider_roles_and_opens_a_session
     # a page that moves on by itself: a redirect chain begun at the provider's site would
     # not carry the SameSite=Strict session cookie to the next page
     assert done.status_code == 200, done.text
-    assert 'http-equiv="refresh" content="0;url=/api/v1/auth/me"' in done.text
+    assert 'http-equiv="refresh" content="0;url=/ui/"' in done.text
     set_cookies = done.headers.get_list("set-cookie")
     assert any(c.startswith("idara_session=") and "SameSite=strict" in c for c in set_cookies)
     assert any(c.startswith('idara_oidc=""') and "Max-Age=0" in c for c in set_cookies)

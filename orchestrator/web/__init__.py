@@ -1,0 +1,2 @@
+"""The web interface: server-rendered pages for clerks, supervisors, auditors and ops, in
+French, Arabic and English (docs/ui.md)."""
