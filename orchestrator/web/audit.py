@@ -62,7 +62,7 @@ def verify(
         out = Path(scratch) / "export"
         exporter.export(session, settings, out, actor.name)
         report = verify_path(out, keys.verifier_keys(session))
-    return _explorer(page, session, actor, 0, report)
+    return _explorer(page, session, actor, 0, report, path="/ui/audit", query="")
 
 
 @router.get("/cases/{case_key}")
@@ -76,8 +76,15 @@ def timeline(
 
 
 def _explorer(
-    page: Page, session: SessionDep, actor: Any, after: int, report: VerifyReport | None
+    page: Page,
+    session: SessionDep,
+    actor: Any,
+    after: int,
+    report: VerifyReport | None,
+    **shown_as: str,
 ) -> Response:
+    """The explorer; ``shown_as`` overrides the page's own path for the language switcher (the
+    verification's answer is a POST, not a page to come back to)."""
     params = page.request.query_params
     values = {name: params.get(name, "").strip() for name, _, _ in FILTERS}
     problem = None
@@ -102,6 +109,7 @@ def _explorer(
         next_link=_next_link(values, events[-1].seq) if len(events) == PAGE_SIZE else None,
         filters=FILTERS,
         labels=labels,
+        **shown_as,
     )
 
 

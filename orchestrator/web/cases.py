@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from orchestrator.auth.deps import FileCase, ReadCases
+from orchestrator.auth.deps import FileCase, ManageCases, ReadCases
 from orchestrator.cases import service
 from orchestrator.cases.models import CaseStatus
 from orchestrator.cases.schemas import CaseCreate, CasePublic, CaseSummary
@@ -120,7 +120,24 @@ def case_page(
         results=[s for s in public.steps if s.kind == "llm" and s.output],
         final=public.status in labels.FINAL,
         labels=labels,
+        resumable=public.status in service.RESUMABLE,
+        cancellable=public.status in service.CANCELLABLE,
     )
+
+
+@router.post("/{case_id}/resume")
+def resume(case_id: str, session: SessionDep, actor: ManageCases, form: PostedForm) -> Response:
+    """Run a failed case again from its failed step (the API's resume)."""
+    case = service.resume_case(session, case_id, actor)
+    return see_other(f"/ui/cases/{case.id}")
+
+
+@router.post("/{case_id}/cancel")
+def cancel(case_id: str, session: SessionDep, actor: ManageCases, form: PostedForm) -> Response:
+    """Stop a case that has not ended; a reason may be given."""
+    reason = form.get("reason").strip()[:500] or None
+    case = service.cancel_case(session, case_id, reason, actor)
+    return see_other(f"/ui/cases/{case.id}")
 
 
 def _procedure(session: SessionDep, name: str) -> ProcedurePublic | None:

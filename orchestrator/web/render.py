@@ -85,21 +85,17 @@ class Page:
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         token = i18n.current_language.set(self.language)
         try:
-            html = (
-                environment()
-                .get_template(template)
-                .render(
-                    page=self,
-                    lang=self.language,
-                    dir=i18n.direction(self.language),
-                    languages=i18n.LANGUAGE_NAMES,
-                    t=i18n.translate,
-                    path=self.request.url.path,
-                    query=str(self.request.url.query),
-                    **i18n.formatters(self.language, self.settings.ui_timezone),
-                    **values,
-                )
-            )
+            context = {
+                "page": self,
+                "lang": self.language,
+                "dir": i18n.direction(self.language),
+                "languages": i18n.LANGUAGE_NAMES,
+                "t": i18n.translate,
+                "path": self.request.url.path,
+                "query": str(self.request.url.query),
+                **i18n.formatters(self.language, self.settings.ui_timezone),
+            }
+            html = environment().get_template(template).render({**context, **values})
         finally:
             i18n.current_language.reset(token)
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)

@@ -170,9 +170,11 @@ def test_clerk_supervisor_auditor_and_ops_in_french_and_arabic(
     photograph(supervisor, screenshots, "supervisor-approvals-ar")
     choose_language(supervisor, "fr")
     supervisor.get_by_role("link", name=french).click()
-    draft = supervisor.locator("textarea[id^=edit-]").first
+    letter = supervisor.locator("#edit-letter")
     added = "Votre dossier sera traité sous quinze jours."
-    draft.fill(f"{draft.input_value()} {added}")
+    text, closing = letter.input_value(), "Veuillez agréer"
+    before = closing if closing in text else text.rstrip()[-20:]
+    letter.fill(text.replace(before, f"{added}\n\n{before}", 1))
     supervisor.get_by_role("button", name="Voir mes corrections").click()
     expect(supervisor.locator("#changes ins")).to_contain_text("quinze jours")
     supervisor.locator("#changes").scroll_into_view_if_needed()
@@ -214,9 +216,11 @@ def test_clerk_supervisor_auditor_and_ops_in_french_and_arabic(
     expect(events).to_contain_text("step.finished")
     auditor.get_by_role("button", name="Vérifier toute la chaîne maintenant").click()
     expect(auditor.locator("#verify-result")).to_contain_text("Vérifié")
-    auditor.goto("/ui/audit")
     photograph(auditor, screenshots, "auditor-audit-fr")
     choose_language(auditor, "ar")
+    expect(auditor).to_have_url(re.compile(r"/ui/audit$"))
+    auditor.get_by_role("button", name="التحقق من السلسلة كاملة الآن").click()
+    expect(auditor.locator("#verify-result")).to_contain_text("تم التحقق")
     photograph(auditor, screenshots, "auditor-audit-ar")
     auditor.goto(f"/ui/audit/cases/{french}")
     expect(auditor.locator("ol.timeline")).to_contain_text("approval.decided")

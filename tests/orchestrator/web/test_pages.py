@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,14 +13,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from orchestrator.approvals.models import Approval
 from orchestrator.auth import users
 from orchestrator.cases.models import Case
-from orchestrator.db import get_engine
+from orchestrator.db import get_engine, utcnow
 from orchestrator.nodes import service as nodes
 from orchestrator.nodes.models import Node, Schedule
 from orchestrator.web.approvals import diff_of
 from orchestrator.web.render import TEMPLATES_DIR
 from orchestrator.web.router import STATIC_DIR
+from tests.orchestrator.conftest import as_user
+from tests.orchestrator.test_approvals_api import DRAFT
+from tests.orchestrator.test_approvals_api import _to_approval as to_approval
 
 PASSWORD = "correct horse battery"
 TRIAGE = "citizen-request-triage"
@@ -217,3 +222,77 @@ def test_pages_load_nothing_from_another_host(browser: TestClient) -> None:
     for path in [*TEMPLATES_DIR.glob("*.html"), *Path(STATIC_DIR).glob("*")]:
         assert not re.search(r"https?://|//[a-z]", path.read_text(encoding="utf-8")), path
     assert browser.get("/ui/static/idara.css").status_code == 200
+
+
+def _at_approval(api: TestClient) -> tuple[str, str]:
+    """A case brought to its approval as the engine does (test_approvals_api's way)."""
+    api.headers["Authorization"] = as_user("amina")["Authorization"]
+    try:
+        return to_approval(api)
+    finally:
+        api.headers.pop("Authorization")
+
+
+def test_a_supervisor_sees_what_is_overdue_and_must_give_a_reason_to_reject(
+    browser: TestClient,
+) -> None:
+    case_id, approval_id = _at_approval(browser)
+    with Session(get_engine()) as session:
+        approval = session.get(Approval, approval_id)
+        assert approval is not None
+        approval.due_at = utcnow() - timedelta(hours=1)
+        session.add(approval)
+        session.commit()
+    sign_in(browser, "youssef")
+    inbox = browser.get("/ui/approvals")
+    assert '<tr class="overdue">' in inbox.text and "En retard" in inbox.text
+    page = browser.get(f"/ui/approvals/{approval_id}")
+    decision = {"csrf": token_of(page.text), "action": "reject", "reason": "  "}
+    unexplained = browser.post(f"/ui/approvals/{approval_id}", data=decision)
+    assert unexplained.status_code == 422 and "Un refus doit être motivé." in unexplained.text
+    with Session(get_engine()) as session:
+        case = session.get(Case, case_id)
+        assert case is not None and case.status == "awaiting_approval"
+    rejected = browser.post(
+        f"/ui/approvals/{approval_id}", data={**decision, "reason": "Pièces manquantes"}
+    )
+    assert "Refusé" in rejected.text and "Pièces manquantes" in rejected.text
+    with Session(get_engine()) as session:
+        case = session.get(Case, case_id)
+        assert case is not None and case.status == "rejected"
+
+
+def test_a_correction_typed_in_a_browser_shows_only_what_changed(browser: TestClient) -> None:
+    _, approval_id = _at_approval(browser)
+    sign_in(browser, "youssef", "en")
+    page = browser.get(f"/ui/approvals/{approval_id}")
+    typed = "Madame,\r\n\r\nNous avons bien reçu votre demande."  # a textarea posts CRLF
+    form = {"csrf": token_of(page.text), "edit.letter": typed, "edit.subject": DRAFT["subject"]}
+    preview = browser.post(f"/ui/approvals/{approval_id}", data={**form, "action": "preview"})
+    assert re.findall(r"<(ins|del)>([^<]*)</", preview.text) == [("ins", "bien ")]
+    approved_as_is = browser.post(
+        f"/ui/approvals/{approval_id}", data={**form, "action": "approve"}
+    )
+    assert approved_as_is.status_code == 422  # the change would have been lost
+    assert "You changed the draft" in approved_as_is.text
+    edited = browser.post(f"/ui/approvals/{approval_id}", data={**form, "action": "edit"})
+    assert "Edited and approved" in edited.text
+    assert re.findall(r"<(ins|del)>([^<]*)</", edited.text) == [("ins", "bien ")]
+
+
+def test_a_clerk_cancels_a_case_with_a_reason_and_a_second_cancel_is_refused(
+    browser: TestClient,
+) -> None:
+    sign_in(browser, "amina")
+    form = browser.get(f"/ui/cases/new?procedure={TRIAGE}")
+    data = {"csrf": token_of(form.text), "procedure": TRIAGE, "text": "Bonjour, un extrait."}
+    case = browser.post("/ui/cases", data=data)
+    assert "Annuler le dossier" in case.text
+    case_id = str(case.url).rsplit("/", 1)[-1]
+    done = browser.post(
+        f"/ui/cases/{case_id}/cancel", data={"csrf": data["csrf"], "reason": "doublon"}
+    )
+    assert str(done.url).endswith(case_id) and "Annulé" in done.text
+    assert "Annuler le dossier" not in done.text
+    again = browser.post(f"/ui/cases/{case_id}/cancel", data={"csrf": data["csrf"]})
+    assert again.status_code == 409 and "C&#39;est déjà fait" in again.text
