@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -20,6 +21,8 @@ from orchestrator import telemetry
 from orchestrator.settings import Settings, default_secrets
 from orchestrator.sovereignty import egress
 
+EXTERNAL_REFERENCE = re.compile(r"https?://|//[a-z0-9]", re.IGNORECASE)
+"""A URL with a scheme, or one relative to the scheme (``//cdn.example``)."""
 PROBE = ("192.0.2.1", 9)
 """TEST-NET-1 (RFC 5737): an address outside any premises."""
 
@@ -39,6 +42,7 @@ def run(settings: Settings) -> list[Line]:
         *_models(settings),
         _guard_refuses(),
         _no_attempts(),
+        _web_interface(),
     ]
 
 
@@ -139,6 +143,23 @@ def _guard_refuses() -> Line:
         return Line("FAIL", "egress guard", f"{PROBE[0]} would be allowed out")
     internal = ", ".join(egress.internal_hosts()) or "none"
     return Line("PASS", "egress guard", f"active; allowed: loopback, internal hosts: {internal}")
+
+
+def _web_interface() -> Line:
+    """The pages, their stylesheet and script name no other host, and every page tells the
+    browser to load nothing from one (its Content-Security-Policy)."""
+    from orchestrator.web.render import SECURITY_HEADERS, TEMPLATES_DIR
+    from orchestrator.web.router import STATIC_DIR
+
+    what = "web interface: served by idara alone"
+    files = [*TEMPLATES_DIR.glob("*.html"), *STATIC_DIR.glob("*")]
+    outside = [f.name for f in files if EXTERNAL_REFERENCE.search(f.read_text(encoding="utf-8"))]
+    if outside:
+        return Line("FAIL", what, f"{', '.join(outside)} refer to another host")
+    policy = SECURITY_HEADERS["Content-Security-Policy"]
+    if "default-src 'self'" not in policy:
+        return Line("FAIL", what, f"Content-Security-Policy allows other hosts: {policy}")
+    return Line("PASS", what, f"{len(files)} files name no other host; {policy.split(';')[0]}")
 
 
 def _no_attempts() -> Line:

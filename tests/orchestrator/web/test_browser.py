@@ -34,6 +34,9 @@ PEOPLE = ("amina", "youssef", "omar", "nadia")
 CASE_WAIT_MS = 300_000
 """A case's three agent steps on the 2-core CI machine take well under a minute; the margin
 covers a slow first model load."""
+LOOPBACK_ONLY = ["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
+"""Chromium resolves no name but the stack's address: a page, or Chromium itself, that tried
+another host would fail (Playwright already turns off its background networking)."""
 DESKTOP = {"width": 1280, "height": 800}
 TABLET = {"width": 768, "height": 1024}
 
@@ -67,7 +70,9 @@ def chromium() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `make install` installs Debian's chromium")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=LOOPBACK_ONLY
+        )
         yield browser
         browser.close()
 
