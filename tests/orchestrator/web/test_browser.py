@@ -196,6 +196,7 @@ def test_clerk_supervisor_auditor_and_ops_in_french_and_arabic(
     expect(status_of(clerk)).to_have_text("Terminé", timeout=CASE_WAIT_MS)
     expect(clerk.locator("#case-live")).to_contain_text(added)
     expect(clerk.locator("#case-live")).to_contain_text("corrigé par le superviseur")
+    photograph(clerk, screenshots, "clerk-case-fr")
     with clerk.expect_download() as download:
         clerk.get_by_role("link", name="Télécharger le PDF").click()
     assert Path(download.value.path()).read_bytes().startswith(b"%PDF")
