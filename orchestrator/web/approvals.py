@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
@@ -35,7 +35,7 @@ def inbox(
     session: SessionDep,
     settings: SettingsDep,
     actor: DecideApprovals,
-    status: str = "pending",
+    status: Annotated[str, Query(max_length=40)] = "pending",
 ) -> Response:
     page = page_for(request, session, settings, actor)
     wanted = ApprovalStatus(status) if status in ApprovalStatus.__members__ else None

@@ -7,11 +7,11 @@ from __future__ import annotations
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from orchestrator.audit import exporter, keys
@@ -45,7 +45,7 @@ def explorer(
     session: SessionDep,
     settings: SettingsDep,
     actor: ReadAudit,
-    after: int = 0,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> Response:
     page = page_for(request, session, settings, actor)
     return _explorer(page, session, actor, after, None)

@@ -5,9 +5,9 @@ themselves until the case ends."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
@@ -36,18 +36,18 @@ def case_list(
     session: SessionDep,
     settings: SettingsDep,
     actor: ReadCases,
-    status: str = "",
-    offset: int = 0,
+    status: Annotated[str, Query(max_length=40)] = "",
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> Response:
     page = page_for(request, session, settings, actor)
     wanted = status if status in CaseStatus.__members__ else None
-    rows, total = service.list_cases(session, actor, wanted, None, PAGE_SIZE, max(offset, 0))
+    rows, total = service.list_cases(session, actor, wanted, None, PAGE_SIZE, offset)
     items = [CaseSummary.of(row, "") for row in rows]
     return page.render(
         "cases.html",
         items=items,
         total=total,
-        offset=max(offset, 0),
+        offset=offset,
         page_size=PAGE_SIZE,
         filter_status=wanted or "",
         statuses=list(CaseStatus),
@@ -62,7 +62,7 @@ def new_case(
     session: SessionDep,
     settings: SettingsDep,
     actor: FileCase,
-    procedure: str = "",
+    procedure: Annotated[str, Query(max_length=100)] = "",
 ) -> Response:
     page = page_for(request, session, settings, actor)
     return _form(page, session, procedure, {}, {}, None)

@@ -296,3 +296,12 @@ def test_a_clerk_cancels_a_case_with_a_reason_and_a_second_cancel_is_refused(
     assert "Annuler le dossier" not in done.text
     again = browser.post(f"/ui/cases/{case_id}/cancel", data={"csrf": data["csrf"]})
     assert again.status_code == 409 and "C&#39;est déjà fait" in again.text
+
+
+def test_a_bad_address_gets_a_page_that_says_what_is_wrong(browser: TestClient) -> None:
+    sign_in(browser, "amina", "en")
+    wrong = browser.get("/ui/cases?offset=-1")
+    assert wrong.status_code == 422 and wrong.headers["content-type"].startswith("text/html")
+    assert "Please correct the form" in wrong.text and "offset" in wrong.text
+    missing = browser.get("/ui/cases/IDR-20000101-00000000")
+    assert missing.status_code == 404 and "Not found" in missing.text
