@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from orchestrator import telemetry
+from orchestrator.settings import Settings
 
 telemetry.disable()
 
@@ -23,6 +24,19 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def stack_settings(data_dir: Path, node_name: str = "node-a") -> Settings:
+    """A whole stack of its own on free loopback ports (Redis, Prefect, API, node metrics)."""
+    return Settings(
+        data_dir=data_dir,
+        redis_port=free_port(),
+        prefect_port=free_port(),
+        api_port=free_port(),
+        node_name=node_name,
+        node_metrics_port=free_port(),
+        step_timeout_s=180,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,7 @@ from orchestrator.db import make_engine
 from orchestrator.procedures.schemas import ProcedureDefinition
 from orchestrator.procedures.service import publish
 from orchestrator.settings import SEEDS_DIR, Settings
-from tests.conftest import _create_database, _drop_database, free_port
+from tests.conftest import _create_database, _drop_database, free_port, stack_settings
 from tests.orchestrator.conftest import signed_in
 
 pytestmark = pytest.mark.slow
@@ -55,16 +55,7 @@ SETTLED = {"completed", "failed", "rejected", "cancelled", "awaiting_approval"}
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Redis, Prefect and the node worker, shared by both databases; API and engine on SQLite."""
-    data = tmp_path_factory.mktemp("stack-sqlite")
-    settings = Settings(
-        data_dir=data,
-        redis_port=free_port(),
-        prefect_port=free_port(),
-        api_port=free_port(),
-        node_name="node-a",
-        node_metrics_port=free_port(),
-        step_timeout_s=180,
-    )
+    settings = stack_settings(tmp_path_factory.mktemp("stack-sqlite"))
     stack = start_stack(settings, [MODEL], Console(quiet=True))
     try:
         yield stack

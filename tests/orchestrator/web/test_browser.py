@@ -23,8 +23,8 @@ from orchestrator.auth import users
 from orchestrator.cli.demo import start_stack
 from orchestrator.cli.stack import Stack
 from orchestrator.db import make_engine
-from orchestrator.settings import SEEDS_DIR, Settings
-from tests.conftest import free_port
+from orchestrator.settings import SEEDS_DIR
+from tests.conftest import stack_settings
 
 pytestmark = pytest.mark.slow
 
@@ -43,15 +43,7 @@ TABLET = {"width": 768, "height": 1024}
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("stack-ui"),
-        redis_port=free_port(),
-        prefect_port=free_port(),
-        api_port=free_port(),
-        node_name="node-a",
-        node_metrics_port=free_port(),
-        step_timeout_s=180,
-    )
+    settings = stack_settings(tmp_path_factory.mktemp("stack-ui"))
     started = start_stack(settings, ["smollm2-135m"], Console(quiet=True))
     try:
         engine = make_engine(settings.effective_database_url)
@@ -204,9 +196,8 @@ def test_clerk_supervisor_auditor_and_ops_in_french_and_arabic(
     clerk.goto(arabic_url)
     expect(status_of(clerk)).to_have_text("مكتمل", timeout=CASE_WAIT_MS)
     expect(clerk.get_by_role("link", name="تنزيل ملف PDF")).to_be_visible()
-    tablet = person(chromium, stack, viewport=TABLET)
-    tablet.add_cookies(clerk.context.cookies())
-    on_tablet = tablet.new_page()
+    on_tablet = person(chromium, stack, viewport=TABLET).new_page()
+    sign_in(on_tablet, "amina")
     for path in ("/ui/cases", arabic_url):
         on_tablet.goto(path)
         assert no_horizontal_scroll(on_tablet), path
