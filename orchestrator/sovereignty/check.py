@@ -14,7 +14,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from agents.catalogue import Catalogue, check_signature, describe, trusted_keys
+from agents.catalogue import Catalogue, signature_state
 from agents.errors import ModelUnavailableError
 from agents.manifest import load_manifest, verified_model_path
 from orchestrator import telemetry
@@ -128,10 +128,13 @@ def _models(settings: Settings) -> list[Line]:
 def _signature(where: Catalogue) -> Line:
     what = "models: manifest signature"
     try:
-        key = check_signature(where, where.manifest.read_bytes(), trusted_keys(where))
-    except (ModelUnavailableError, OSError) as exc:
+        data = where.manifest.read_bytes()
+    except OSError as exc:
         return Line("FAIL", what, str(exc))
-    return Line("PASS", what, f"{where.manifest} signed by {describe(key)} ({where.signature})")
+    signed, detail = signature_state(where, data)
+    return (
+        Line("PASS", what, f"{where.manifest} {detail}") if signed else Line("FAIL", what, detail)
+    )
 
 
 def _guard_refuses() -> Line:
