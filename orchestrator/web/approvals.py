@@ -26,6 +26,7 @@ from orchestrator.web.session import see_other
 
 router = APIRouter(prefix="/ui/approvals", include_in_schema=False)
 ACTIONS = {"approve", "reject", "preview", "edit"}
+MAX_REASON = DecisionCreate.model_fields["reason"].metadata[0].max_length
 WORDS = re.compile(r"\S+|\s+")
 
 
@@ -86,7 +87,7 @@ def decide(
         service.decide(session, approval_id, actor, data)
     except (ValidationError, InvalidInput):
         session.rollback()
-        message = _problem(action, edits, approval)
+        message = _problem(action, edits, approval, form.get("reason"))
         return _render(page, approval, edits, message, 422, form, preview=action == "edit")
     return see_other(f"/ui/approvals/{approval_id}")
 
@@ -107,7 +108,9 @@ def _changed(edits: dict[str, str], approval: ApprovalPublic) -> dict[str, str] 
     return changed or None
 
 
-def _problem(action: str, edits: dict[str, str], approval: ApprovalPublic) -> str:
+def _problem(action: str, edits: dict[str, str], approval: ApprovalPublic, reason: str) -> str:
+    if len(reason) > MAX_REASON:
+        return N_("The reason is too long: 2,000 characters at most.")
     if action == "reject":
         return N_("A rejection needs a reason.")
     if action == "edit" and not _changed(edits, approval):

@@ -89,7 +89,7 @@ def file_case(
         return _form(page, session, name, values, _model_errors(exc), None, form, 422)
     try:
         case, _ = service.create_case(
-            session, data, settings, actor, form.get("idempotency") or None
+            session, data, settings, actor, form.get("idempotency")[:200] or None
         )
     except InvalidInput as exc:
         session.rollback()

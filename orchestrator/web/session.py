@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from orchestrator.auth import tokens, users
@@ -57,7 +57,10 @@ def home(
 
 @router.get("/login")
 def login_page(
-    request: Request, session: SessionDep, settings: SettingsDep, next: str = "/ui/"
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    next: Annotated[str, Query(max_length=2000)] = "/ui/",
 ) -> Response:
     page = page_for(request, session, settings, None)
     return page.render(

@@ -253,6 +253,9 @@ def test_a_supervisor_sees_what_is_overdue_and_must_give_a_reason_to_reject(
     with Session(get_engine()) as session:
         case = session.get(Case, case_id)
         assert case is not None and case.status == "awaiting_approval"
+    rambling = browser.post(f"/ui/approvals/{approval_id}", data={**decision, "reason": "x" * 2001})
+    assert rambling.status_code == 422 and "2 000 caractères au plus" in rambling.text
+    assert "x" * 2001 in rambling.text  # what was typed is kept
     rejected = browser.post(
         f"/ui/approvals/{approval_id}", data={**decision, "reason": "Pièces manquantes"}
     )
