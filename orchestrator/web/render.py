@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -74,7 +74,6 @@ class Page:
     language: str
     actor: Actor | None = None
     csrf: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def may(self, permission: Permission) -> bool:
         return self.actor is not None and permission in permissions_of(self.actor.roles)

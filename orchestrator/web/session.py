@@ -83,10 +83,9 @@ def login(
     except Unauthorized:
         session.rollback()
         error, status = i18n.N_("The name or the password is wrong."), 401
-    except TooManyRequests as exc:
+    except TooManyRequests:
         session.rollback()
         error, status = i18n.N_("Too many failed attempts: this name is locked for a while."), 429
-        page.extra["retry_after"] = exc.headers.get("Retry-After")
     else:
         session.commit()
         response = see_other(target)
