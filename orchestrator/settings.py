@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     public_url: str = Field(default="", description="Base URL printed for cases; empty = api")
     seeds_dir: Path = SEEDS_DIR
     procedures_dir: Path = Field(default=SEEDS_DIR / "procedures")
+    examples_dir: Path = Field(
+        default=SEEDS_DIR / "examples", description="Seeded example banks (<procedure>/<step>)"
+    )
     users_file: Path = Field(default=SEEDS_DIR / "users.yaml", description="People and roles")
     regulations_dir: Path = Field(
         default=SEEDS_DIR / "regulations", description="Local documents the tools read"

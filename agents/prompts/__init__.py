@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,9 @@ class Prompt:
     user: str
     schema: dict[str, Any]
     max_tokens: int
+    evidence: dict[str, str] = field(default_factory=dict)
+    """Fields whose values must carry the span of the request they came from, each ``text``
+    or ``date`` (:func:`agents.evidence.verify`, which the control plane runs)."""
 
     @property
     def ref(self) -> str:
@@ -64,11 +67,23 @@ def load_prompt(name: str, version: int) -> Prompt:
             user=raw["user"].strip(),
             schema=raw["schema"],
             max_tokens=int(raw["max_tokens"]),
+            evidence=dict(raw.get("evidence") or {}),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PromptError(f"prompt file {path} is malformed: {exc}") from exc
     _check_roles(prompt, path)
+    _check_evidence(prompt, path)
     return prompt
+
+
+def _check_evidence(prompt: Prompt, path: Path) -> None:
+    fields = prompt.schema.get("properties", {})
+    for name, kind in prompt.evidence.items():
+        if name not in fields or kind not in ("text", "date"):
+            raise PromptError(
+                f"prompt file {path}: evidence names {name!r} as {kind!r}; each entry must be "
+                "a field of the schema, as text or date"
+            )
 
 
 def _check_roles(prompt: Prompt, path: Path) -> None:
@@ -107,8 +122,13 @@ def delimit_citizen_text(text: str) -> str:
     tag character; nothing else changes (bidi marks and zero-width joiners are text in Arabic
     and Persian) and the stored request stays as written.
     """
-    cleaned = _TAG_CHARACTERS.sub("", text).translate(_ANGLES)
-    return f"{_OPEN}\n{cleaned}\n{_CLOSE}"
+    return f"{_OPEN}\n{clean_citizen_text(text)}\n{_CLOSE}"
+
+
+def clean_citizen_text(text: str) -> str:
+    """Citizen-written text with no angle bracket and no tag character (see
+    :func:`delimit_citizen_text`), for the request and for the examples shown beside it."""
+    return _TAG_CHARACTERS.sub("", text).translate(_ANGLES)
 
 
 def messages_sha256(messages: list[dict[str, str]]) -> str:

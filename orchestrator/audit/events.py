@@ -61,6 +61,7 @@ def case_created(session: Session, case: Case, steps: list[str], actor: str) -> 
             "procedure": case.procedure_name,
             "procedure_version": case.procedure_version,
             "language": case.language,
+            "request_language": case.request_language or case.language,
             "steps": steps,
             "request_sha256": keep(session, "request", request, case.id),
         },

@@ -54,6 +54,10 @@ class Case(SQLModel, table=True):
     procedure_name: str = Field(max_length=100)
     procedure_version: int
     language: str = Field(max_length=8)
+    """The letters' language (fr, ar, en)."""
+    request_language: str | None = Field(default=None, max_length=8)
+    """The language the request is written in (fr, ar, en, ary, ary-Latn); cases filed before
+    0009 have none (their ``language``)."""
     request_text: str = Field(sa_column=Column(Text, nullable=False))
     applicant: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     status: str = Field(default=CaseStatus.queued, max_length=20, index=True)

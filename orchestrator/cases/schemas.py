@@ -46,8 +46,14 @@ class CaseCreate(BaseModel):
 
     procedure: str = Field(min_length=1, max_length=100, examples=["citizen-request-triage"])
     text: str = Field(description="The citizen's request, as written")
-    language: Literal["fr", "ar", "en"] | None = Field(
-        default=None, description="Language of the request; detected when omitted"
+    language: Literal["fr", "ar", "en", "ary", "ary-Latn"] | None = Field(
+        default=None,
+        description="Language the request is written in (ary: Darija in Arabic script, "
+        "ary-Latn: Darija in Latin script); detected when omitted",
+    )
+    reply_language: Literal["fr", "ar", "en"] | None = Field(
+        default=None,
+        description="Language of the letters; omitted: the request's own, Arabic for Darija",
     )
     applicant: dict[str, ApplicantValue] = Field(
         default_factory=dict, description="The procedure's applicant fields"
@@ -146,6 +152,9 @@ class CaseSummary(BaseModel):
     procedure: str
     procedure_version: int
     language: str
+    """The letters' language (fr, ar, en)."""
+    request_language: str
+    """The language the request is written in (fr, ar, en, ary, ary-Latn)."""
     status: str
     status_detail: str
     error: str | None
@@ -204,6 +213,7 @@ def _summary_fields(case: Case, base_url: str) -> dict[str, Any]:
         "procedure": case.procedure_name,
         "procedure_version": case.procedure_version,
         "language": case.language,
+        "request_language": case.request_language or case.language,
         "status": case.status,
         "status_detail": case.status_detail,
         "error": case.error,

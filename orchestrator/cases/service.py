@@ -15,7 +15,7 @@ from sqlalchemy import false, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from agents.language import detect_language
+from agents.language import detect_language, reply_language
 from orchestrator.approvals import service as approvals
 from orchestrator.approvals.models import Approval
 from orchestrator.audit import events
@@ -48,7 +48,10 @@ RATE_WINDOW = timedelta(minutes=1)
 
 
 def request_sha256(data: CaseCreate) -> str:
-    canonical = json.dumps(data.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    # reply_language is left out when not given, so a key's digest is what it was before 0009
+    unset = {"reply_language"} if data.reply_language is None else set()
+    body = data.model_dump(mode="json", exclude=unset)
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -149,6 +152,7 @@ def _new_case(
 ) -> Case:
     case_id = str(uuid.uuid4())
     now = utcnow()
+    written = data.language or detect_language(data.text)
     assert procedure.id is not None
     return Case(
         id=case_id,
@@ -156,7 +160,8 @@ def _new_case(
         procedure_id=procedure.id,
         procedure_name=procedure.name,
         procedure_version=procedure.version,
-        language=data.language or detect_language(data.text),
+        language=reply_language(written, data.reply_language),
+        request_language=written,
         request_text=data.text,
         applicant=applicant,
         status=CaseStatus.queued,

@@ -19,28 +19,12 @@ from orchestrator.auth import users
 from orchestrator.cli import client
 from orchestrator.cli.models import install_for_stack
 from orchestrator.cli.stack import Stack, StackError
-from orchestrator.db import make_engine, migrate
-from orchestrator.procedures.service import publish_directory
+from orchestrator.db import make_engine
+from orchestrator.seeding import prepare_database
 from orchestrator.settings import Settings, get_settings
 from orchestrator.sovereignty import egress
 
 DONE_STEPS = {"succeeded", "skipped", "failed", "rejected", "cancelled"}
-
-
-def prepare_database(settings: Settings) -> list[str]:
-    """Migrate the schema, publish the seed procedures and add the seed people not yet there;
-    return the procedure names."""
-    url = settings.effective_database_url
-    migrate(url)
-    engine = make_engine(url)
-    try:
-        with Session(engine) as session:
-            published = publish_directory(session, settings.procedures_dir)
-            users.import_directory(session, settings.users_file, events.SYSTEM)
-            session.commit()
-            return [f"{row.name} v{row.version}" for row, _ in published]
-    finally:
-        engine.dispose()
 
 
 def start_stack(settings: Settings, models: list[str], console: Console, **shape: Any) -> Stack:

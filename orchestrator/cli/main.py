@@ -39,6 +39,7 @@ def _add_subcommands() -> None:
         audit,
         bench,
         bundle,
+        eval,
         models,
         nodes,
         procedures,
@@ -57,6 +58,7 @@ def _add_subcommands() -> None:
     app.add_typer(nodes.nodes_app, name="nodes")
     app.add_typer(bundle.app, name="bundle")
     app.add_typer(bench.app, name="bench")
+    app.command(name="eval")(eval.eval_command)
 
 
 _add_subcommands()
@@ -194,8 +196,8 @@ def cancel(
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema and publish the procedures in seeds/."""
-    from orchestrator.cli.demo import prepare_database
     from orchestrator.procedures.service import ProcedureError
+    from orchestrator.seeding import prepare_database
     from orchestrator.settings import get_settings
 
     try:

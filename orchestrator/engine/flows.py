@@ -16,6 +16,7 @@ of a case: when, and how it ended.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -26,12 +27,15 @@ from prefect import task
 from prefect.cache_policies import NONE
 from prefect.runtime import task_run
 
-from agents.steps import StepContext, StepRequest
+from agents import evidence
+from agents.prompts import load_prompt
+from agents.steps import StepContext, StepRequest, output_sha256
 from orchestrator.cases.models import DONE_STEP_STATUSES, CaseStatus, CaseStep, StepStatus
 from orchestrator.db import session_scope, utcnow
 from orchestrator.engine import dispatch, executors, placement, state
 from orchestrator.engine.executors import StepFailed
 from orchestrator.engine.placement import Placement
+from orchestrator.examples import service as bank
 from orchestrator.nodes import service as nodes
 from orchestrator.procedures.conditions import describe, holds
 from orchestrator.procedures.derivation import approval_reads_agents
@@ -70,6 +74,7 @@ def build_context(run: state.CaseRun, outputs: dict[str, dict[str, Any]]) -> Ste
         applicant={k: _as_text(v) for k, v in case.applicant.items()},
         outputs=dict(outputs),
         labels=labels,
+        request_language=case.request_language or case.language,
     )
 
 
@@ -78,7 +83,8 @@ def _as_text(value: Any) -> str:
 
 
 def step_request(spec: LlmStep, context: StepContext) -> StepRequest:
-    """What a node is asked to run for an ``llm`` step."""
+    """What a node is asked to run for an ``llm`` step; ``context`` carries the bank's nearest
+    examples for a step with a bank (:func:`with_examples`)."""
     return StepRequest(
         agent=spec.agent,
         prompt=spec.prompt,
@@ -86,17 +92,35 @@ def step_request(spec: LlmStep, context: StepContext) -> StepRequest:
         max_tokens=spec.max_tokens,
         context=context,
         params=dict(spec.params),
+        label_field=spec.examples.field if spec.examples else None,
+        model_weight=spec.examples.model_weight if spec.examples else 0.0,
     )
 
 
-def run_llm_step(case_id: str, step_id: int, spec: LlmStep, context: StepContext) -> dict[str, Any]:
+def with_examples(
+    session: Any, procedure: str, spec: LlmStep, context: StepContext
+) -> tuple[StepContext, dict[str, Any]]:
+    """The context with the bank's nearest examples, and what the step's input records of
+    them (the examples' ids and the bank's version), so a decision can be replayed."""
+    if spec.examples is None:
+        return context, {}
+    found, version = bank.nearest(
+        session, procedure, spec.name, context.text, context.request_language, spec.examples.k
+    )
+    recorded = {"examples": [e["id"] for e in found], "bank_version": list(version)}
+    return dataclasses.replace(context, examples=found), recorded
+
+
+def run_llm_step(
+    case_id: str, step_id: int, spec: LlmStep, context: StepContext, procedure: str
+) -> dict[str, Any]:
     """Send one step to the node chosen for it, wait, store the result."""
     settings = get_settings()
-    request = step_request(spec, context)
-    payload = request.to_payload()
     with session_scope() as session:
         step = session.get(CaseStep, step_id)
         assert step is not None
+        context, recorded = with_examples(session, procedure, spec, context)
+        payload = step_request(spec, context).to_payload()
         sent = time.perf_counter()
 
         def report(queue: str | None, detail: str) -> None:
@@ -108,7 +132,7 @@ def run_llm_step(case_id: str, step_id: int, spec: LlmStep, context: StepContext
 
         task_id, queue = _dispatched_before(step)
         if task_id is None or queue is None:
-            placed = _dispatch(session, case_id, step, spec, context, payload, report)
+            placed = _dispatch(session, case_id, step, spec, context, payload, report, recorded)
         else:  # an engine that stopped sent it: wait for that task rather than run it twice
             placed = Placement(spec, task_id, payload, queue, report)
             state.set_case(session, case_id, status_detail=f"step {spec.name}: waiting on {queue}")
@@ -138,7 +162,7 @@ def run_llm_step(case_id: str, step_id: int, spec: LlmStep, context: StepContext
         except dispatch.StepCrashed as exc:
             state.mark_step_failed(session, step, f"step {spec.name}: {exc}")
             raise StepFailed(f"step {spec.name}: {exc}", "node_error") from exc
-        return _store_reply(session, step_id, spec.name, reply, time.perf_counter() - sent)
+        return _store_reply(session, step_id, spec, reply, time.perf_counter() - sent, context.text)
 
 
 def _dispatched_before(step: CaseStep) -> tuple[str | None, str | None]:
@@ -156,6 +180,7 @@ def _dispatch(
     context: StepContext,
     payload: dict[str, Any],
     report: Callable[[str | None, str], None],
+    recorded: dict[str, Any],
 ) -> Placement:
     """Choose a node, record the step as dispatched there (with the case's status line, in one
     transaction), then send it."""
@@ -180,6 +205,7 @@ def _dispatch(
                 "max_tokens": spec.max_tokens,
                 "requires": spec.requires,
                 "uses_outputs_of": sorted(context.outputs),
+                **recorded,
             },
             also=state.case_detail(case_id, queued),
         )
@@ -191,9 +217,27 @@ def _dispatch(
     return placed
 
 
+def checked_output(
+    spec: LlmStep, output: dict[str, Any], text: str
+) -> tuple[dict[str, Any], list[str]]:
+    """The control plane's check of a node's output before it is stored: each value the
+    prompt says needs evidence keeps only a span of the request that holds it
+    (:func:`agents.evidence.verify`); what fails is dropped and noted."""
+    kinds = load_prompt(spec.prompt, spec.prompt_version).evidence
+    if not kinds:
+        return output, []
+    return evidence.verify(output, text, kinds)
+
+
 def _store_reply(
-    session: Any, step_id: int, name: str, reply: dict[str, Any], latency_s: float
+    session: Any,
+    step_id: int,
+    spec: LlmStep,
+    reply: dict[str, Any],
+    latency_s: float,
+    text: str,
 ) -> dict[str, Any]:
+    name = spec.name
     common: dict[str, Any] = {
         "node": reply.get("node"),
         "model_sha256": reply.get("model_sha256"),
@@ -206,6 +250,7 @@ def _store_reply(
         )
         raise StepFailed(error, REPLY_ERROR_KINDS.get(reply.get("error_type", ""), "agent_error"))
     result = reply["result"]
+    output, dropped = checked_output(spec, result["output"], text)
     state.set_step(
         session,
         step_id,
@@ -214,11 +259,11 @@ def _store_reply(
         messages=result.get("messages"),
         status=StepStatus.succeeded,
         error=None,
-        output=result["output"],
-        notes=result["notes"],
+        output=output,
+        notes=[*result["notes"], *dropped],
         prompt_ref=result["prompt_ref"],
         prompt_sha256=result["prompt_sha256"],
-        output_sha256=result["output_sha256"],
+        output_sha256=output_sha256(output) if dropped else result["output_sha256"],
         prompt_tokens=result["prompt_tokens"],
         completion_tokens=result["completion_tokens"],
         model_ms=result["duration_ms"],
@@ -226,7 +271,7 @@ def _store_reply(
         latency_ms=round(latency_s * 1000.0, 2),
         **common,
     )
-    return result["output"]  # type: ignore[no-any-return]
+    return output
 
 
 @task(
@@ -328,7 +373,9 @@ def _execute(
 ) -> dict[str, Any] | str:
     case, definition = run.case, run.definition
     if isinstance(spec, LlmStep):
-        return run_llm_step(case.id, step_id, spec, build_context(run, outputs))
+        return run_llm_step(
+            case.id, step_id, spec, build_context(run, outputs), case.procedure_name
+        )
     if isinstance(spec, RuleStep):
         return executors.run_rule(step_id, spec, case, outputs)
     if isinstance(spec, ToolStep):

@@ -9,6 +9,7 @@ import orchestrator.approvals.models
 import orchestrator.audit.models
 import orchestrator.auth.models
 import orchestrator.cases.models
+import orchestrator.examples.models
 import orchestrator.nodes.models
 import orchestrator.procedures.models  # noqa: F401  (register the tables)
 from orchestrator.db import make_engine

@@ -14,7 +14,7 @@ import jsonschema
 
 from agents.errors import PromptError
 from agents.prompts import load_prompt
-from agents.steps import AGENTS, letter_template_path
+from agents.steps import AGENTS, label_choices, letter_template_path
 from agents.tools import TOOLS
 from orchestrator.procedures.conditions import paths_of
 from orchestrator.procedures.derivation import approval_reads_agents
@@ -121,9 +121,18 @@ def _llm(step: LlmStep, loc: Loc) -> list[Problem]:
         known = ", ".join(sorted(AGENTS))
         found.append(Problem((*loc, "agent"), f"unknown agent {step.agent!r}; known: {known}"))
     try:
-        load_prompt(step.prompt, step.prompt_version)
+        prompt = load_prompt(step.prompt, step.prompt_version)
     except PromptError as exc:
         found.append(Problem((*loc, "prompt"), str(exc)))
+    else:
+        if step.examples is not None and not label_choices(prompt.schema, step.examples.field):
+            found.append(
+                Problem(
+                    (*loc, "examples", "field"),
+                    f"the examples label {step.examples.field!r}, which the prompt "
+                    f"{prompt.ref}'s schema does not declare as a string enum",
+                )
+            )
     if step.agent == "draft_letter":
         template = step.params.get("template", "")
         missing = [lang for lang in LANGUAGES if not letter_template_path(template, lang).is_file()]

@@ -153,6 +153,23 @@ class StepBase(Strict):
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
 
 
+class ExampleBank(Strict):
+    """A classification step's example bank (``seeds/examples/<procedure>/<step>.jsonl``,
+    kept in the database): the engine sends the ``k`` most similar examples with the step,
+    and the agent decides the label of ``field`` with them (docs/evaluation.md)."""
+
+    field: str = Field(
+        pattern=r"^[a-z_]+$", description="The output field the examples label (an enum)"
+    )
+    k: int = Field(default=8, ge=1, le=32, description="Examples sent with each request")
+    model_weight: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the model's own answer beside the neighbours' vote (0 to 1)",
+    )
+
+
 class LlmStep(StepBase):
     """An LLM agent step run on a node that serves ``model``; its output schema lives in the
     prompt file (``agents/prompts/<prompt>.v<prompt_version>.yaml``)."""
@@ -170,6 +187,9 @@ class LlmStep(StepBase):
     )
     max_tokens: int | None = Field(default=None, ge=1, le=4096)
     params: dict[str, str] = Field(default_factory=dict, description="Agent parameters")
+    examples: ExampleBank | None = Field(
+        default=None, description="The example bank a classification agent decides with"
+    )
 
 
 class RuleCheck(Strict):

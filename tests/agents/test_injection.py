@@ -235,7 +235,7 @@ def test_no_form_of_the_closing_tag_survives(text: str) -> None:
 
 
 def test_legitimate_marks_reach_the_model_unchanged() -> None:
-    text = "\u200fمرحبا\u200e می\u200cخواهم x\u200by \u202eabc\u202c 5 < 6"  # noqa: RUF001
+    text = "\u200fمرحبا\u200e می\u200cخواهم x\u200by \u202eabc\u202c 5 < 6"
     inner = delimit_citizen_text(text)[len(OPEN) + 1 : -len(CLOSE) - 1]
     assert inner == text.replace("<", "\u2039")
 

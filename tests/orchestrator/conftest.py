@@ -10,8 +10,8 @@ from sqlmodel import Session
 
 from orchestrator.app import create_app
 from orchestrator.auth import users
-from orchestrator.cli.demo import prepare_database
 from orchestrator.db import get_engine, make_engine
+from orchestrator.seeding import prepare_database
 from orchestrator.settings import Settings, get_settings
 from tests.conftest import free_port
 

@@ -211,9 +211,9 @@ ACCEPTED = [
         id="arabic-french",
     ),
     # Arabic and Persian letters beside the marks they take, not look-alikes of Latin ones
-    pytest.param("\u200fمرحبا\u200e Bonjour \u061cنعم\u061c fin", id="bidi-marks"),  # noqa: RUF001
-    pytest.param("abc\u202edef\u202c et \u2067اسم\u2069", id="RLO-and-isolates"),  # noqa: RUF001
-    pytest.param("می\u200cخواهم \u0644\u200d\u0627 x\u200by", id="ZWNJ-ZWJ-ZWSP"),  # noqa: RUF001
+    pytest.param("\u200fمرحبا\u200e Bonjour \u061cنعم\u061c fin", id="bidi-marks"),
+    pytest.param("abc\u202edef\u202c et \u2067اسم\u2069", id="RLO-and-isolates"),
+    pytest.param("می\u200cخواهم \u0644\u200d\u0627 x\u200by", id="ZWNJ-ZWJ-ZWSP"),
     pytest.param(
         "e\u0301te\u0301 😀 👨\u200d👩\u200d👧 \U0001f1f2\U0001f1e6", id="combining-emoji"
     ),

@@ -33,7 +33,7 @@ def test_a_case_is_stored_queued_with_its_planned_steps_even_without_redis(api: 
     assert case["status"] == "queued"
     assert case["reference"].startswith("IDR-")
     assert [s["name"] for s in case["steps"]] == TRIAGE_STEPS
-    assert case["procedure_version"] == 2
+    assert case["procedure_version"] == 3
     assert case["due_at"] is not None and case["overdue"] is False
     assert all(s["status"] == "pending" for s in case["steps"])
     assert response.headers["Location"] == f"/api/v1/cases/{case['id']}"

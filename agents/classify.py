@@ -1,0 +1,72 @@
+"""How a classification agent decides with its example bank.
+
+The engine sends the bank's nearest examples with the step (:mod:`agents.retrieval` ranks
+them); the model reads the closest ones in its prompt and answers under the schema's grammar.
+The label is then the neighbours' similarity-weighted vote, mixed with the model's answer by
+the step's ``model_weight``. The weight is set from ``idara eval`` figures, not assumed: on the
+embedded 135M model the vote alone routes best (docs/evaluation.md), so its procedures give the
+model weight 0 and the model's answer is kept as evidence and for the fields the bank does not
+label (the urgency).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents.retrieval import Example, Neighbour, vote
+
+PROMPT_EXAMPLES = 3
+"""Examples shown to the model: a small model's context fills fast in Arabic script."""
+EXAMPLE_CHARS = 160
+EVIDENCE_NEIGHBOURS = 5
+
+
+def neighbours_of(examples: list[dict[str, Any]]) -> list[Neighbour]:
+    return [
+        Neighbour(
+            Example(str(e["text"]), str(e["label"]), str(e.get("language", "")), e.get("id")),
+            float(e.get("score", 0.0)),
+        )
+        for e in examples
+    ]
+
+
+def decide_label(
+    model_label: str | None, examples: list[dict[str, Any]], model_weight: float
+) -> tuple[str | None, dict[str, Any]]:
+    """The label and its evidence: the vote's shares, the model's answer, the neighbours."""
+    neighbours = neighbours_of(examples)
+    shares = vote(neighbours)
+    scores = {label: (1.0 - model_weight) * share for label, share in shares.items()}
+    if model_label is not None:
+        scores[model_label] = scores.get(model_label, 0.0) + model_weight
+    if not scores or max(scores.values()) <= 0:
+        label, method = model_label, "model"
+    else:
+        label = max(scores, key=lambda name: (scores[name], name == model_label))
+        method = "vote" if model_weight == 0 else "vote+model"
+    evidence = {
+        "method": method,
+        "vote": dict(sorted(shares.items(), key=lambda item: -item[1])[:3]),
+        "model": model_label,
+        "neighbours": [
+            {
+                "id": n.example.id,
+                "label": n.example.label,
+                "language": n.example.language,
+                "score": n.score,
+            }
+            for n in neighbours[:EVIDENCE_NEIGHBOURS]
+        ],
+    }
+    return label, evidence
+
+
+def render_examples(examples: list[dict[str, Any]], clean: Any) -> str:
+    """The closest examples as the model reads them: ``clean`` strips what could pass for a
+    delimiter (the same cleaning as the citizen's own text)."""
+    lines = []
+    for example in examples[:PROMPT_EXAMPLES]:
+        text = " ".join(str(example["text"]).split())[:EXAMPLE_CHARS]
+        lines.append(f"- {clean(text)} => {example['label']}")
+    return "\n".join(lines) if lines else "- (none)"

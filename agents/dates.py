@@ -1,0 +1,196 @@
+"""Dates in a citizen's text, read by rules rather than by the model.
+
+A small model turned "3 mai 2016" into ``3102-04-07``; a parser does not. It finds every full
+date (day, month and year) in French, English, Arabic and Darija, with its character offsets:
+
+- numeric: ``2016-05-03``, ``03/05/2016``, ``3-5-2016``, ``3.5.2016`` (day first, as in Morocco);
+- with a month name: ``3 mai 2016``, ``1er mai 2016``, ``May 3rd, 2016``, ``3rd of May 2016``,
+  ``3 ماي 2016``, Moroccan month names (يناير … يوليوز غشت شتنبر نونبر دجنبر), the Middle
+  East's (كانون الثاني … تموز آب أيلول) and the Egyptian ones (يوليو أغسطس سبتمبر);
+- French and English numbers in words: ``le trois mai deux mille seize``;
+- Darija: ``12 f chhar 3 2015``, ``12 فشهر 3 2015``;
+- Arabic-Indic and Persian digits (``١٥/٠٣/٢٠١٠``).
+
+:func:`birth_date` picks the one a birth word (né, born, ازداد, tzad…) points to, or none.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+_DIGITS = str.maketrans(
+    {**{chr(0x0660 + d): str(d) for d in range(10)}, **{chr(0x06F0 + d): str(d) for d in range(10)}}
+)
+MONTHS: dict[str, int] = {}
+for _number, _names in enumerate(
+    [
+        "janvier january jan janv يناير جانفي كانون_الثاني ينير janvie",
+        "fevrier février february feb fev févr فبراير فيفري شباط فبراير",
+        "mars march mar مارس آذار اذار",
+        "avril april apr av أبريل ابريل أفريل افريل نيسان",
+        "mai may ماي مايو أيار ايار",
+        "juin june jun يونيو يونيه جوان حزيران",
+        "juillet july jul juil يوليوز يوليو يوليه جويلية تموز",
+        "aout août august aug غشت أغسطس اغسطس أوت اوت آب اب",
+        "septembre september sep sept شتنبر سبتمبر أيلول ايلول",
+        "octobre october oct أكتوبر اكتوبر تشرين_الأول تشرين_الاول",
+        "novembre november nov نونبر نوفمبر تشرين_الثاني",
+        "decembre décembre december dec déc دجنبر ديسمبر كانون_الأول كانون_الاول",
+    ],
+    start=1,
+):
+    for _name in _names.split():
+        MONTHS[_name.replace("_", " ")] = _number
+
+_UNITS_FR = {
+    "un": 1, "une": 1, "premier": 1, "1er": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5,
+    "six": 6, "sept": 7, "huit": 8, "neuf": 9, "dix": 10, "onze": 11, "douze": 12,
+    "treize": 13, "quatorze": 14, "quinze": 15, "seize": 16, "vingt": 20, "trente": 30,
+    "quarante": 40, "cinquante": 50, "soixante": 60, "cent": 100, "cents": 100,
+    "mille": 1000, "mil": 1000, "et": 0,
+}  # fmt: skip
+_UNITS_EN = {
+    "one": 1, "first": 1, "two": 2, "second": 2, "three": 3, "third": 3, "four": 4,
+    "fourth": 4, "five": 5, "fifth": 5, "six": 6, "sixth": 6, "seven": 7, "seventh": 7,
+    "eight": 8, "eighth": 8, "nine": 9, "ninth": 9, "ten": 10, "tenth": 10, "eleven": 11,
+    "eleventh": 11, "twelve": 12, "twelfth": 12, "thirteen": 13, "thirteenth": 13,
+    "fourteen": 14, "fourteenth": 14, "fifteen": 15, "fifteenth": 15, "sixteen": 16,
+    "sixteenth": 16, "seventeen": 17, "seventeenth": 17, "eighteen": 18, "eighteenth": 18,
+    "nineteen": 19, "nineteenth": 19, "twenty": 20, "twentieth": 20, "thirty": 30,
+    "thirtieth": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+    "ninety": 90, "hundred": 100, "thousand": 1000, "and": 0,
+}  # fmt: skip
+_NUMBER_WORDS = {**_UNITS_FR, **_UNITS_EN}
+_NUMBER_WORD = "|".join(sorted((re.escape(w) for w in _NUMBER_WORDS), key=len, reverse=True))
+_WORDS_NUMBER = rf"(?:(?:{_NUMBER_WORD})(?:[\s-]+(?:{_NUMBER_WORD}))*)"
+_MONTH = "|".join(
+    sorted((re.escape(m).replace(r"\ ", r"\s+") for m in MONTHS), key=len, reverse=True)
+)
+_DAY = r"(?P<day>[0-3]?\d)(?:\s*(?:er|st|nd|rd|th|ème))?"
+_YEAR = r"(?P<year>(?:1[89]|20)\d\d)"
+_SEP = r"[\s,.]*"
+_AR_PREFIX = r"(?:ب|ف|في|فـ|فال|ل)?"
+
+_PATTERNS = [
+    re.compile(rf"(?<!\d){_YEAR}-(?P<month>[01]?\d)-(?P<dayiso>[0-3]?\d)(?!\d)"),
+    re.compile(rf"(?<!\d)(?P<day>[0-3]?\d)\s*[/.\-]\s*(?P<month>[01]?\d)\s*[/.\-]\s*{_YEAR}(?!\d)"),
+    re.compile(
+        rf"(?<![\w]){_DAY}(?:\s+(?:de|of|من))?{_SEP}{_AR_PREFIX}(?:شهر\s*)?(?P<monthname>{_MONTH})"
+        rf"(?![\w]){_SEP}(?:سنة|عام|de\s+l'an)?\s*{_YEAR}(?!\d)",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        rf"(?<![\w])(?P<monthname>{_MONTH})\.?\s+{_DAY}(?:\s*,)?\s*{_YEAR}(?!\d)", re.IGNORECASE
+    ),
+    re.compile(
+        rf"(?<!\d)(?P<day>[0-3]?\d)\s+(?:f\s*|ف\s*)?(?:chhar|chher|chahr|شهر)\s*(?P<month>[01]?\d)"
+        rf"\s+(?:(?:3am|عام|سنة)\s*)?{_YEAR}(?!\d)",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        rf"(?<![\w])(?:le\s+|the\s+)?(?P<dayword>{_WORDS_NUMBER})(?:\s+of)?\s+"
+        rf"(?P<monthname>{_MONTH})(?![\w]),?\s+(?:(?:de\s+)?l'an\s+)?(?P<yearword>{_WORDS_NUMBER}|{_YEAR[8:-1]})",
+        re.IGNORECASE,
+    ),
+]
+
+
+@dataclass(frozen=True)
+class DateMention:
+    start: int
+    end: int
+    iso: str
+
+
+def words_to_number(text: str) -> int | None:
+    """``deux mille seize`` → 2016, ``quatre-vingt-dix-huit`` → 98, ``twenty-one`` → 21."""
+    total, current = 0, 0
+    parts = [part for part in re.split(r"[\s-]+", text.lower()) if part]
+    if not parts:
+        return None
+    for index, part in enumerate(parts):
+        if part.isdigit():
+            current += int(part)
+            continue
+        if part not in _NUMBER_WORDS:
+            return None
+        value = _NUMBER_WORDS[part]
+        if value == 1000:
+            total += (current or 1) * 1000
+            current = 0
+        elif value == 100:
+            current = (current or 1) * 100
+        elif value == 20 and part == "vingt" and index > 0 and parts[index - 1] == "quatre":
+            current = current - 4 + 80
+        else:
+            current += value
+    return total + current
+
+
+def find_dates(text: str) -> list[DateMention]:
+    """Every valid full date in ``text``, in order, with offsets into ``text`` itself."""
+    folded = text.translate(_DIGITS)  # same length: offsets still point into ``text``
+    found: list[DateMention] = []
+    taken: list[tuple[int, int]] = []
+    for pattern in _PATTERNS:
+        for match in pattern.finditer(folded):
+            start, end = match.span()
+            if any(start < b and a < end for a, b in taken):
+                continue
+            iso = _iso(match)
+            if iso is None:
+                continue
+            trimmed = start + (len(match.group(0)) - len(match.group(0).lstrip()))
+            found.append(DateMention(trimmed, end, iso))
+            taken.append((start, end))
+    return sorted(found, key=lambda mention: mention.start)
+
+
+def _iso(match: re.Match[str]) -> str | None:
+    groups = match.groupdict()
+    if groups.get("dayword"):
+        day = words_to_number(groups["dayword"].removeprefix("le ").removeprefix("the "))
+    else:
+        day = int(groups.get("dayiso") or groups.get("day") or 0)
+    if groups.get("monthname"):
+        month = MONTHS.get(re.sub(r"\s+", " ", groups["monthname"].lower()))
+    else:
+        month = int(groups["month"])
+    year_text = groups.get("year") or groups.get("yearword") or ""
+    year = int(year_text) if year_text.isdigit() else words_to_number(year_text)
+    if not day or not month or not year or not 1900 <= year <= 2100:
+        return None
+    try:
+        return date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
+_BIRTH_CUE = re.compile(
+    r"n[ée]e?s?\b|naissance|naiss|born|birth|dob|ازداد|ازدياد|إزدياد|الازدياد|ازديادي|ولد|ولادة|"
+    r"الولادة|مزداد|مزدادة|تزاد|تزادت|تزاديت|زاد|tzad|tezad|tzadit|tzadt|zad|mzyoud|mzyouda|"
+    r"mzyod|wlad|twled|twlad|twlat|ولدات|تولد|تولدات",
+    re.IGNORECASE,
+)
+_CUE_WINDOW = 60
+
+
+def birth_date(text: str) -> DateMention | None:
+    """The date a birth word points to: the nearest date within a short distance after a cue
+    (``né le 3 mai 2016``), or before one (``3 mai 2016, date de naissance``); else none."""
+    mentions = find_dates(text)
+    best: tuple[int, DateMention] | None = None
+    cues = [match.span() for match in _BIRTH_CUE.finditer(text)]
+    for mention in mentions:
+        for cue_start, cue_end in cues:
+            if 0 <= mention.start - cue_end <= _CUE_WINDOW:
+                distance = mention.start - cue_end
+            elif 0 <= cue_start - mention.end <= 15:
+                distance = (cue_start - mention.end) + 20
+            else:
+                continue
+            if best is None or distance < best[0]:
+                best = (distance, mention)
+    return best[1] if best else None

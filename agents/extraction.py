@@ -1,0 +1,184 @@
+"""Extraction that never invents: each value is tied to the span of the request it came from.
+
+Values are read first where the request's own words introduce them (:func:`cue_spans`:
+``sa mère : Nadia El Fassi``, ``والده محمد الإدريسي``, ``tzad f Agadir``); a fact no cue
+introduces may come from the model's answer, kept only where the agent can point at it in the
+request (:func:`agents.evidence.span_of`). Dates are read by the rule-based parser
+(:mod:`agents.dates`), never from the model. What it cannot point at is dropped and flagged.
+The control plane checks the spans again (:func:`agents.evidence.verify`) before storing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from agents.dates import birth_date, find_dates
+from agents.evidence import EVIDENCE, span_of
+from agents.language import word_set
+
+MODEL_FALLBACK = True
+"""Whether a value the cues did not find may come from the model (where found in the text)."""
+
+
+def with_evidence(
+    proposed: dict[str, Any], text: str, kinds: dict[str, str]
+) -> tuple[dict[str, Any], list[str]]:
+    """``proposed`` (the model's answer) with only the values found in ``text``, and notes."""
+    output = dict(proposed)
+    evidence: dict[str, Any] = {}
+    notes: list[str] = []
+    cues = cue_spans(text)
+    for field, kind in kinds.items():
+        value = output.get(field)
+        if kind == "date":
+            mention = birth_date(text) if field == "date_of_birth" else _only_date(text)
+            if mention is not None:
+                output[field] = mention.iso
+                evidence[field] = {
+                    "start": mention.start,
+                    "end": mention.end,
+                    "quote": text[mention.start : mention.end],
+                }
+                if value and value != mention.iso:
+                    notes.append(
+                        f"{field}: {mention.iso} read from the request, not the model's {value}"
+                    )
+                continue
+            output[field] = None
+            if value:
+                evidence[field] = {"dropped": value, "reason": "no such date in the request"}
+                notes.append(f"{field}: the model's {value!r} dropped: no such date in the request")
+            continue
+        if field in cues:
+            start, end = cues[field]
+            output[field] = text[start:end]
+            evidence[field] = {"start": start, "end": end, "quote": text[start:end], "by": "cue"}
+            continue
+        span = span_of(value, text) if MODEL_FALLBACK else None
+        if span is not None:
+            output[field] = text[span["start"] : span["end"]]
+            evidence[field] = span
+        elif isinstance(value, str) and value.strip():
+            output[field] = None
+            evidence[field] = {"dropped": value, "reason": "not written in the request"}
+            notes.append(f"{field}: the model's {value!r} dropped: not written in the request")
+        else:
+            output[field] = None
+    output[EVIDENCE] = evidence
+    return output, notes
+
+
+def _only_date(text: str) -> Any:
+    mentions = find_dates(text)
+    return mentions[0] if len(mentions) == 1 else None
+
+
+# --- cues: the words that introduce each fact, in the five ways citizens write ---------------
+_PARTICLE = r"(?:El|el|Ben|ben|Ait|Aït|ait|Al|al|Ou|Bel|Bou|Ibn|Abou|Sidi|Moulay|Lalla|d'|de)"
+_CAP = r"[A-ZÀ-ÝÉ][a-zà-ÿ'’-]+"
+_LATIN_NAME = rf"(?P<v>{_CAP}(?:\s+(?:{_PARTICLE}\s+)?{_CAP}){{0,3}})"
+_AR_WORD = r"[\u0621-\u064a\u0671-\u06d3\u06a9\u06af]+"
+_AR_NAME = rf"(?P<v>{_AR_WORD}(?:\s+{_AR_WORD}){{0,2}})"
+_TITLE = (
+    r"(?:(?:Mrs|Mr|Ms|Mme|Mlle|Mr|M|Dr)\.?\s+|feu\s+|the late\s+|"
+    r"السيد\s+|السيدة\s+|المرحوم\s+|المرحومة\s+)?"
+)
+_AR_STOP = word_set(
+    "المزداد المزدادة المولود المولودة بتاريخ تزاد تزادت تزاديت نهار في ف من و ولد "
+    "ولدت ازداد ازدادت ابن ابنة بنت سميتو سميتها اسمه اسمها هو هي عقد نسخة الذي التي "
+    "لي اللي على ديال ديالو ديالها ديالي باش راه كان بمدينة مدينة يوم سنة عام وذلك "
+    "وشكرا شكرا وتقبلوا قصد أطلب اطلب بغيت والده والدته والدها والدتها ووالده ووالدته "
+    "ووالدها ووالدتها والدي والدتي ووالدي ووالدتي باه باها مو مها وباه وباها ومو ومها "
+    "لله الله رحمه يرحمه سميتي بابا ماما واسمي اسمي تاريخ شهر"
+)
+_CUES: dict[str, list[str]] = {
+    "father_name": [
+        r"(?:son|mon|le|du|sa|notre)\s+p[èe]re|(?:his|her|my|the)\s+father|father|p[èe]re|"
+        r"fils\s+de|fille\s+de|son\s+of|daughter\s+of|bba|bah|baba|papa|dad|"
+        r"(?:his|her|my)\s+(?:father|dad)'s\s+name",
+        r"والده|والدها|والدي|والد|الأب|الاب|باه|باها|بابا|ابن|ابنة|بن|اسم\s+الأب|اسم\s+والدي",
+    ],
+    "mother_name": [
+        r"(?:sa|ma|la|notre)\s+m[èe]re|(?:his|her|my|the)\s+mother|mother|m[èe]re|mama|mma|"
+        r"et\s+de|and\s+(?:of\s+)?(?=[A-Z])|mom|mum|(?:his|her|my)\s+mother's\s+name",
+        r"والدته|والدتها|والدتي|الأم|الام|أمه|أمها|امه|امها|مو|مها|ماما|اسم\s+الأم|اسم\s+والدتي",
+    ],
+    "person_name": [
+        r"(?:mon|my|ma|de\s+mon|de\s+ma|for\s+my)\s+(?:fils|fille|enfant|son|daughter|child|"
+        r"husband|wife|mari|femme|[ée]poux|[ée]pouse|late\s+father|late\s+mother)|"
+        r"je\s+m'appelle|my\s+name\s+is|nomm[ée]e?|named|called|weldi|bnti|benti|binti|smiti|"
+        r"mrati|rajli|(?:dyal\s+)?(?:bba|mama)\s+lah\s+yr[h7]mo,?\s+smito",
+        r"ابني|ابنتي|بابني|بابنتي|لابني|لابنتي|ولدي|بنتي|لبنتي|لولدي|اسمي|المسمى|المسماة|"
+        r"سميتي|راجلي|مراتي|زوجي|زوجتي|لوالدي|لوالدتي|أنا|انا",
+    ],
+}
+_CUE_TAIL = r"(?:\s*(?:est|is|s'appelle|s’appelle|was|:|,|named|called|smito|smitou|smitha|"
+_CUE_TAIL += r"هو|هي|سميتو|سميتها|سميتي|اسمه|اسمها|:|،))*\s*"
+_PLACE_CUES = [
+    r"(?<![\w])(?i:n[ée]e?|born|tzad\w*|tezad\w*|mzyou?da?|naissance|naquit)(?![\w])"
+    r"[^.;?!\n]{0,60}",
+    r"(?<![\w])و?(?:ازداد\w*|المزداد\w*|ولد\w*|المولود\w*|تزاد\w*|مزداد\w*|ولادتي|الولادة|مواليد)"
+    r"[^.؛\n]{0,50}",
+]
+_LATIN_PLACE = re.compile(
+    rf"(?<![\w])(?i:à|a|in|at|f|fi|d)\s+(?P<v>{_CAP}(?:\s+(?:{_PARTICLE}\s+)?{_CAP}){{0,2}})"
+)
+_AR_PLACE = re.compile(
+    rf"(?<!\S)(?:بمدينة\s+|في\s+مدينة\s+|بمدينه\s+|في\s+|ف\s+|ب(?=\S)|ف(?=\S))"
+    rf"(?P<v>{_AR_WORD}(?:\s+{_AR_WORD})?)"
+)
+_AR_NOT_PLACE = word_set(
+    "تاريخ بتاريخ شهر يوم نهار سنة عام مستشفى المستشفى مدينة المدينة الدار دار حي ابني ابنتي"
+)
+
+
+def _trim_arabic(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """The span cut before the first stop word (a cue, a preposition, a verb of birth)."""
+    words = list(re.finditer(r"\S+", text[start:end]))
+    kept_end = None
+    for word in words:
+        token = word.group(0).strip("،,.:")
+        if token in _AR_STOP or (token.startswith("و") and token[1:] in _AR_STOP):
+            break
+        kept_end = start + word.start() + len(token)
+    return (start, kept_end) if kept_end is not None else None
+
+
+def cue_spans(text: str) -> dict[str, tuple[int, int]]:
+    """Where each fact is introduced by its words (``sa mère : Nadia El Fassi``, ``والده محمد
+    الإدريسي``, ``tzad f Agadir``): the span of the value after its cue, first one found."""
+    found: dict[str, tuple[int, int]] = {}
+    taken: list[tuple[int, int]] = []
+    for field in ("father_name", "mother_name", "person_name"):
+        for cues, name in zip(_CUES[field], (_LATIN_NAME, _AR_NAME), strict=True):
+            prefix = "و?" if name is _AR_NAME else ""
+            pattern = rf"(?<![\w]){prefix}(?i:{cues})(?![\w]){_CUE_TAIL}{_TITLE}{name}"
+            for match in re.finditer(pattern, text):
+                span = match.span("v")
+                if name is _AR_NAME:
+                    span = _trim_arabic(text, *span) or (0, 0)
+                if span[1] <= span[0] or any(a < span[1] and span[0] < b for a, b in taken):
+                    continue
+                if field not in found or span[0] < found[field][0]:
+                    found[field] = span
+                break
+        if field in found:
+            taken.append(found[field])
+    for cue in re.finditer(_PLACE_CUES[0], text):
+        place = _LATIN_PLACE.search(text, cue.start(), cue.end() + 30)
+        if place is not None:
+            found["place_of_birth"] = place.span("v")
+            break
+    for cue in re.finditer(_PLACE_CUES[1], text):
+        if "place_of_birth" in found:
+            break
+        for place in _AR_PLACE.finditer(text, cue.start(), cue.end() + 30):
+            first = place.group("v").split()[0]
+            if first in _AR_NOT_PLACE or first in _AR_STOP or len(first) < 3:
+                continue
+            trimmed = _trim_arabic(text, *place.span("v"))
+            if trimmed is not None:
+                found["place_of_birth"] = trimmed
+                break
+    return found

@@ -1,0 +1,1 @@
+"""``idara eval``: the agents' quality measured on labelled datasets (docs/evaluation.md)."""

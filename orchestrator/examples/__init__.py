@@ -1,0 +1,1 @@
+"""The example banks of classification steps: seeded examples, searched for each case."""

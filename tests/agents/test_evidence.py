@@ -1,0 +1,92 @@
+"""Every extracted value points at the request; what does not is dropped, never shown."""
+
+from __future__ import annotations
+
+from agents.classify import decide_label
+from agents.evidence import locate, span_of, verify
+from agents.extraction import cue_spans, with_evidence
+
+TEXT = "Bonjour, je demande l'extrait de mon fils Youssef Alami, né le 3 mai 2016 à Fès."
+KINDS = {"person_name": "text", "date_of_birth": "date", "place_of_birth": "text"}
+KINDS_WITH_PARENT = {**KINDS, "mother_name": "text"}
+
+
+def test_locate_matches_whole_words_whatever_the_case_and_accents() -> None:
+    assert locate("youssef alami", TEXT) == (42, 55)
+    assert locate("Fes", TEXT) == (TEXT.index("Fès"), TEXT.index("Fès") + 3)
+    assert locate("Ala", TEXT) is None  # part of a word is not evidence
+    arabic = "ازداد بمدينة مراكش"
+    start, end = locate("مراكش", arabic) or (0, 0)
+    assert arabic[start:end] == "مراكش"
+    assert locate("سلا", "السلام عليكم") is None
+
+
+def test_the_agent_keeps_what_it_finds_and_drops_what_the_model_made_up() -> None:
+    proposed = {
+        "person_name": "youssef alami",
+        "date_of_birth": "3102-04-07",
+        "place_of_birth": "Paris",
+        "mother_name": "Fatima Zahra",
+    }
+    output, notes = with_evidence(proposed, TEXT, KINDS_WITH_PARENT)
+    assert output["person_name"] == "Youssef Alami"  # as written in the request
+    assert output["date_of_birth"] == "2016-05-03"  # the parser's, not the model's
+    assert output["place_of_birth"] == "Fès"  # "né … à Fès" says it, not the model
+    assert output["evidence"]["place_of_birth"]["by"] == "cue"
+    assert output["mother_name"] is None
+    assert output["evidence"]["mother_name"]["dropped"] == "Fatima Zahra"
+    assert output["evidence"]["person_name"]["quote"] == "Youssef Alami"
+    assert any("Fatima Zahra" in note for note in notes)
+
+
+def test_cues_read_each_fact_where_the_request_introduces_it() -> None:
+    text = (
+        "السلام عليكم، أطلب نسخة من رسم ولادة ابني آدم الإدريسي، المزداد بتاريخ ١٥/٠٣/٢٠١٠ "
+        "بمدينة الرباط. والده محمد الإدريسي ووالدته سعاد العلوي."
+    )
+    found = {field: text[a:b] for field, (a, b) in cue_spans(text).items()}
+    assert found == {
+        "person_name": "آدم الإدريسي",
+        "place_of_birth": "الرباط",
+        "father_name": "محمد الإدريسي",
+        "mother_name": "سعاد العلوي",
+    }
+    latin = "salam bghit l'extrait dyal weldi Anouar, tzad f Agadir, bah Yassir Fikri"
+    found = {field: latin[a:b] for field, (a, b) in cue_spans(latin).items()}
+    assert found["person_name"] == "Anouar" and found["place_of_birth"] == "Agadir"
+    assert found["father_name"] == "Yassir Fikri" and "mother_name" not in found
+
+
+def test_the_control_plane_refuses_a_span_that_does_not_hold_the_value() -> None:
+    forged = {
+        "person_name": "Karim Tazi",
+        "date_of_birth": "2016-05-03",
+        "place_of_birth": "Fès",
+        "evidence": {
+            "person_name": {"start": 42, "end": 55},  # the span holds Youssef Alami
+            "date_of_birth": span_of("2016-05-03", TEXT, "date"),
+            "place_of_birth": {"start": 10, "end": 900},  # outside the request
+        },
+    }
+    checked, notes = verify(forged, TEXT, KINDS)
+    assert checked["person_name"] is None and checked["place_of_birth"] is None
+    assert checked["date_of_birth"] == "2016-05-03"
+    assert checked["evidence"]["person_name"]["dropped"] == "Karim Tazi"
+    assert len(notes) == 2
+    unclaimed, _ = verify({"person_name": "Youssef Alami"}, TEXT, {"person_name": "text"})
+    assert unclaimed["person_name"] is None  # no span given: no fact
+
+
+def test_the_examples_vote_decides_and_the_model_answer_is_kept_as_evidence() -> None:
+    examples = [
+        {"id": 1, "text": "a", "label": "health", "language": "fr", "score": 0.6},
+        {"id": 2, "text": "b", "label": "health", "language": "ar", "score": 0.5},
+        {"id": 3, "text": "c", "label": "taxation", "language": "fr", "score": 0.4},
+    ]
+    label, evidence = decide_label("civil_status", examples, model_weight=0.0)
+    assert label == "health" and evidence["model"] == "civil_status"
+    assert evidence["method"] == "vote" and evidence["neighbours"][0]["id"] == 1
+    label, _ = decide_label("taxation", examples, model_weight=0.9)
+    assert label == "taxation"
+    label, evidence = decide_label("other", [], model_weight=0.0)
+    assert label == "other" and evidence["method"] == "model"
