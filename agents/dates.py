@@ -187,7 +187,9 @@ def birth_date(text: str) -> DateMention | None:
         for cue_start, cue_end in cues:
             if 0 <= mention.start - cue_end <= _CUE_WINDOW:
                 distance = mention.start - cue_end
-            elif 0 <= cue_start - mention.end <= 15:
+            elif 0 <= cue_start - mention.end <= 15 and not any(
+                mark in text[mention.end : cue_start] for mark in ".;!?\n"
+            ):
                 distance = (cue_start - mention.end) + 20
             else:
                 continue

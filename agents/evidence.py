@@ -113,6 +113,7 @@ def verify(
                 "start": span["start"],
                 "end": span["end"],
                 "quote": text[span["start"] : span["end"]],
+                **({"by": str(span["by"])} if "by" in span else {}),
             }
             continue
         checked[field] = None

@@ -146,7 +146,8 @@ def _extract_fields(
     kinds = _prompt(request.prompt, request.prompt_version).evidence
     if not kinds:
         return dict(generation.output), []
-    return with_evidence(dict(generation.output), request.context.text, kinds)
+    fallback = request.params.get("model_fallback", "false").lower() == "true"
+    return with_evidence(dict(generation.output), request.context.text, kinds, fallback)
 
 
 def label_choices(schema: dict[str, Any], field_name: str) -> list[str]:

@@ -45,12 +45,19 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 
-# llama.cpp's CPU build: native instructions, but not its AMX kernels, which crash in
-# ggml_backend_amx_mul_mat on Sapphire Rapids CPUs (seen on the default model, Q4_1). The
-# wheel is built once per build setting into its own folder, so a wheel pip cached from
-# another setting is never taken. Set LLAMA_CMAKE_ARGS for a GPU build (-DGGML_CUDA=on).
+# llama.cpp's CPU build. On x86-64 it targets AVX2 (with FMA and F16C) rather than the build
+# machine's native instructions: a native build on a CPU with AMX (Sapphire Rapids and newer)
+# runs llama.cpp's AMX kernels, which crash in ggml_backend_amx_mul_mat on the default model
+# (Q4_1), and -march=native turns them on whatever GGML_AMX_* say. The wheel is built once per
+# setting into its own folder, so a wheel pip cached from another setting is never taken.
+# Set LLAMA_CMAKE_ARGS for another build (a GPU node: -DGGML_CUDA=on).
 LLAMA_VERSION=$(sed -n 's/^llama_cpp_python==//p' constraints.txt)
-LLAMA_CMAKE_ARGS=${LLAMA_CMAKE_ARGS:-"-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"}
+if [ "$(uname -m)" = x86_64 ]; then
+  default_cmake="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+else
+  default_cmake=""
+fi
+LLAMA_CMAKE_ARGS=${LLAMA_CMAKE_ARGS:-$default_cmake}
 llama_key=$(printf '%s %s' "$LLAMA_VERSION" "$LLAMA_CMAKE_ARGS" | sha256sum | cut -c1-16)
 LLAMA_WHEELS=${LLAMA_WHEELS:-"${XDG_CACHE_HOME:-$HOME/.cache}/idara/llama-wheels/$llama_key"}
 

@@ -30,7 +30,9 @@ def eval_command(
         str | None, typer.Option(help="A catalogue model to use instead of the steps' own")
     ] = None,
     split: Annotated[str, typer.Option(help="tune, report or all")] = "report",
-    limit: Annotated[int | None, typer.Option(help="Only the first N items", min=1)] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Only N items, taken in turn from each language", min=1)
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Folder for the report; default .idara/eval/<time>")
     ] = None,
@@ -62,7 +64,7 @@ def eval_command(
         _fail(str(exc))
         return
     if limit is not None:
-        loaded.items = loaded.items[:limit]
+        loaded.items = datasets.first_of_each_language(loaded.items, limit)
     if not loaded.items:
         _fail(f"{dataset} has no {split} item for procedure {procedure!r}")
     gate = reports.Gate(min_accuracy, max_language_gap, max_invented)

@@ -95,3 +95,17 @@ def _parse(line: str, where: str) -> Item:
             for error in exc.errors()
         )
         raise DatasetError(f"{where}: {problems}") from exc
+
+
+def first_of_each_language(items: list[Item], count: int) -> list[Item]:
+    """``count`` items taken in turn from each language, in file order: a short run (the CI
+    gate's) still covers every language."""
+    queues: dict[str, list[Item]] = {}
+    for item in items:
+        queues.setdefault(item.language, []).append(item)
+    chosen: list[Item] = []
+    while len(chosen) < count and any(queues.values()):
+        for queue in queues.values():
+            if queue and len(chosen) < count:
+                chosen.append(queue.pop(0))
+    return chosen

@@ -284,7 +284,7 @@ def _score(step: StepUnderTest, dataset: Dataset, records: list[dict[str, Any]])
         metrics.Extracted(item.language, item.expected[name], (result.get("output") or {}))
         for item, result in zip(dataset.items, results, strict=True)
     ]
-    scored.update(fields=step.fields, **metrics.extraction(extracted, step.fields))
+    scored.update(metrics.extraction(extracted, step.fields))
     return scored
 
 

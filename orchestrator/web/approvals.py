@@ -18,7 +18,7 @@ from orchestrator.approvals.schemas import ApprovalPublic, DecisionCreate
 from orchestrator.auth.deps import DecideApprovals
 from orchestrator.deps import SessionDep, SettingsDep
 from orchestrator.errors import InvalidInput
-from orchestrator.web import labels
+from orchestrator.web import evidence, labels
 from orchestrator.web.forms import FormData, PostedForm
 from orchestrator.web.i18n import N_
 from orchestrator.web.render import Page, page_for
@@ -170,4 +170,8 @@ def _render(
         problem=problem,
         reason=form.get("reason") if form else "",
         labels=labels,
+        request_parts=evidence.segments(approval.request_text, approval.shown),
+        dropped=evidence.dropped(approval.shown),
+        decisions=evidence.decisions(approval.shown),
+        plain=evidence.without_evidence,
     )

@@ -48,6 +48,19 @@ def test_language_is_detected_when_omitted(api: TestClient) -> None:
     assert api.post("/api/v1/cases", json=body).json()["language"] == "ar"
 
 
+def test_darija_is_recorded_as_written_and_answered_in_arabic_unless_french_is_asked(
+    api: TestClient,
+) -> None:
+    body = _body(text="salam 3afak bghit n3raf chno khasni bach ndir l'extrait dyal weldi")
+    del body["language"]
+    case = api.post("/api/v1/cases", json=body).json()
+    assert case["request_language"] == "ary-Latn" and case["language"] == "ar"
+    chosen = api.post("/api/v1/cases", json=_body(language="ary", reply_language="fr")).json()
+    assert chosen["request_language"] == "ary" and chosen["language"] == "fr"
+    refused = api.post("/api/v1/cases", json=_body(reply_language="ary"))
+    assert refused.status_code == 422 and "reply_language" in refused.text
+
+
 def test_the_same_idempotency_key_returns_the_same_case(api: TestClient) -> None:
     headers = {"Idempotency-Key": "clerk-42-request-7"}
     first = api.post("/api/v1/cases", json=_body(), headers=headers)
