@@ -15,8 +15,10 @@ from typing import Any
 
 from agents.retrieval import Example, Neighbour, vote
 
-PROMPT_EXAMPLES = 3
-"""Examples shown to the model: a small model's context fills fast in Arabic script."""
+PROMPT_EXAMPLES = 1
+"""Examples shown to the model: each costs prompt tokens (a small model reads Arabic script in
+many), and with model_weight 0 the model decides only the urgency; 3 made classify 1.79 times
+as slow as v1 (p50), 1 keeps it within the 1.5 target (docs/evaluation.md)."""
 EXAMPLE_CHARS = 160
 EVIDENCE_NEIGHBOURS = 5
 
