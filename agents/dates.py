@@ -169,7 +169,7 @@ def _iso(match: re.Match[str]) -> str | None:
 
 
 _BIRTH_CUE = re.compile(
-    r"n[ée]e?s?\b|naissance|naiss|born|birth|dob|ازداد|ازدياد|إزدياد|الازدياد|ازديادي|ولد|ولادة|"
+    r"n[ée]e?s?\b|naissance|naiss|born|birth|dob|ازددت|ازددنا|ازداد|ازدياد|إزدياد|الازدياد|ازديادي|ولد|ولادة|"
     r"الولادة|مزداد|مزدادة|تزاد|تزادت|تزاديت|زاد|tzad|tezad|tzadit|tzadt|zad|mzyoud|mzyouda|"
     r"mzyod|wlad|twled|twlad|twlat|ولدات|تولد|تولدات",
     re.IGNORECASE,

@@ -146,7 +146,7 @@ _CUE_TAIL += r"هو|هي|سميتو|سميتها|سميتي|اسمه|اسمها|
 _PLACE_CUES = [
     r"(?<![\w])(?i:n[ée]e?|born|tzad\w*|tezad\w*|mzyou?da?|naissance|naquit)(?![\w])"
     r"[^.;?!\n]{0,60}",
-    r"(?<![\w])و?(?:ازداد\w*|المزداد\w*|ولد|ولدت|ولدات|المولود\w*|مولود\w*|تزاد\w*|مزداد\w*|"
+    r"(?<![\w])و?(?:ازددت|ازددنا|ازداد\w*|المزداد\w*|ولد|ولدت|ولدات|المولود\w*|مولود\w*|تزاد\w*|مزداد\w*|"
     r"ولادتي|الولادة|مواليد)"
     r"[^.؛\n]{0,50}",
 ]
@@ -207,14 +207,16 @@ def cue_spans(text: str) -> dict[str, tuple[int, int]]:
         if field in found:
             taken.append(found[field])
     for cue in re.finditer(_PLACE_CUES[0], text):
-        place = _LATIN_PLACE.search(text, cue.start(), cue.end() + 30)
-        if place is not None:
+        place = _LATIN_PLACE.search(text, cue.start())
+        if place is not None and place.start() <= cue.end() + 30:
             found["place_of_birth"] = place.span("v")
             break
     for cue in re.finditer(_PLACE_CUES[1], text):
         if "place_of_birth" in found:
             break
-        for place in _AR_PLACE.finditer(text, cue.start(), cue.end() + 30):
+        for place in _AR_PLACE.finditer(text, cue.start()):
+            if place.start() > cue.end() + 30:
+                break
             first = place.group("v").split()[0]
             if first in _AR_NOT_PLACE or first in _AR_STOP or len(first) < 3:
                 continue

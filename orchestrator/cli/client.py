@@ -161,8 +161,11 @@ def step_summary(step: dict[str, Any]) -> str:
         return f"{output.get('decision')} by {output.get('decided_by')}"
     if step["kind"] == "deliver":
         return f"{output.get('pages')} page(s), pdf sha256 {str(output.get('pdf_sha256'))[:12]}…"
-    shown = {k: v for k, v in output.items() if k not in {"letter", "language"}}
+    shown = {k: v for k, v in output.items() if k not in {"letter", "language", "evidence"}}
     text = ", ".join(f"{k}={v}" for k, v in shown.items())
+    dropped = [k for k, v in (output.get("evidence") or {}).items() if "dropped" in v]
+    if dropped:  # said first: the line may be cut
+        text = f"[yellow]dropped, not in the request: {', '.join(dropped)}[/]; {text}"
     return text if len(text) < 160 else text[:157] + "…"
 
 

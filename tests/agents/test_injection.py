@@ -58,9 +58,10 @@ import pytest
 import yaml
 
 import agents.prompts
+from agents.classify import render_examples
 from agents.errors import InvalidOutputError, PromptError
 from agents.manifest import load_manifest
-from agents.prompts import delimit_citizen_text, load_prompt
+from agents.prompts import clean_citizen_text, delimit_citizen_text, load_prompt
 from agents.runtime import Generation, LlamaRuntime
 from agents.steps import (
     AGENTS,
@@ -159,7 +160,11 @@ def _assert_delimited(messages: list[dict[str, str]], spec: LlmStep, case: Case)
     system, user = (m["content"] for m in messages)
     assert system == prompt.system  # U2: fixed text, nothing of the citizen's
     head, _, rest = prompt.user.partition("$request")
-    names = {"language": case.language, "language_name": LABELS["language_name"][case.language]}
+    names = {
+        "language": case.language,
+        "language_name": LABELS["language_name"][case.language],
+        "examples": render_examples([], clean_citizen_text),  # no bank at this level
+    }
     before = re.sub(r"\$(\w+)", lambda m: names[m.group(1)], head)
     after = re.sub(r"\$(\w+)", lambda m: names[m.group(1)], rest)
     assert user.startswith(before + OPEN + "\n") and user.endswith("\n" + CLOSE + after)
@@ -505,8 +510,12 @@ def test_an_injection_changes_no_route_tool_or_approval(
             assert output["language"] == case.language and case.reference in output["letter"]
             assert 1 <= len(output["subject"]) <= 90
         else:
-            jsonschema.validate(output, prompt.schema)
-            assert set(output) <= set(prompt.schema["properties"])
+            facts = {key: value for key, value in output.items() if key != "evidence"}
+            jsonschema.validate(facts, prompt.schema)
+            assert set(facts) <= set(prompt.schema["properties"])
+            for span in (output.get("evidence") or {}).values():  # spans hold what they say
+                if "start" in span and "quote" in span:
+                    assert case.request_text[span["start"] : span["end"]] == span["quote"]
         for text in _strings(output):
             assert not any(unicodedata.category(ch) in INVISIBLE for ch in text.replace("\n", ""))
 

@@ -19,7 +19,7 @@ from agents.tools import canonical_sha256
 from orchestrator.cli.main import app as cli
 from orchestrator.db import get_engine, session_scope
 from orchestrator.engine import executors, flows, state
-from orchestrator.procedures.schemas import DeliverStep, HumanApprovalStep
+from orchestrator.procedures.schemas import DeliverStep, HumanApprovalStep, LlmStep
 from tests.orchestrator.conftest import NOBODY, SignedIn
 from tests.orchestrator.test_approvals_api import DRAFT, YOUSSEF, _publish, _to_approval
 
@@ -71,7 +71,9 @@ def _run_to_completion(api: TestClient) -> str:
         assert draft_id is not None
         state.record_step_started(session, run.case, draft_id, 1)
         state.set_step(session, draft_id, model="smollm2-135m", attempts=1)
-        flows._store_reply(session, draft_id, "draft", _node_reply(DRAFT), 1.2)
+        spec = run.definition.step("draft")
+        assert isinstance(spec, LlmStep)
+        flows._store_reply(session, draft_id, spec, _node_reply(DRAFT), 1.2, REQUEST)
         run = state.load_run(session, case_id)
         approve_id = run.steps["approve"].id
         assert approve_id is not None
