@@ -140,7 +140,7 @@ def test_list_filters_and_pages(api: TestClient) -> None:
 def test_procedures_lists_the_seeded_triage(api: TestClient) -> None:
     procedures = api.get("/api/v1/procedures").json()
     triage = next(p for p in procedures if p["name"] == TRIAGE)
-    assert triage["version"] == 2
+    assert triage["version"] == 3
     assert triage["steps"] == TRIAGE_STEPS
     assert any(f["name"] == "cin" for f in triage["applicant_fields"])
 
