@@ -20,9 +20,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-_DIGITS = str.maketrans(
-    {**{chr(0x0660 + d): str(d) for d in range(10)}, **{chr(0x06F0 + d): str(d) for d in range(10)}}
-)
+from agents.folding import DIGITS
+
 MONTHS: dict[str, int] = {}
 for _number, _names in enumerate(
     [
@@ -131,7 +130,7 @@ def words_to_number(text: str) -> int | None:
 
 def find_dates(text: str) -> list[DateMention]:
     """Every valid full date in ``text``, in order, with offsets into ``text`` itself."""
-    folded = text.translate(_DIGITS)  # same length: offsets still point into ``text``
+    folded = text.translate(DIGITS)  # same length: offsets still point into ``text``
     found: list[DateMention] = []
     taken: list[tuple[int, int]] = []
     for pattern in _PATTERNS:

@@ -14,12 +14,13 @@ import unicodedata
 from typing import Any
 
 from agents.dates import find_dates
+from agents.folding import ARABIC_LETTER_VARIANTS
 
 EVIDENCE = "evidence"
 """The output member where an agent says what each value rests on (the examples that voted, the
 span of the request a value was read from); the prompt's schema covers the other members."""
 _ARABIC_MARKS = re.compile("[\u064b-\u065f\u0670\u0640]")
-_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ة": "ه", "ى": "ي", "’": "'", "`": "'"})
+_FOLD = str.maketrans({**ARABIC_LETTER_VARIANTS, "’": "'", "`": "'"})
 
 
 def _fold_char(ch: str) -> str:
@@ -72,6 +73,11 @@ def locate(value: str, text: str) -> tuple[int, int] | None:
         start = found + 1
 
 
+def quoted(start: int, end: int, text: str) -> dict[str, Any]:
+    """The evidence of a value read at ``text[start:end]``."""
+    return {"start": start, "end": end, "quote": text[start:end]}
+
+
 def span_of(value: Any, text: str, kind: str = "text") -> dict[str, Any] | None:
     """The evidence of one value: ``{"start", "end", "quote"}``, or None when not found."""
     if not isinstance(value, str) or not value.strip():
@@ -79,16 +85,12 @@ def span_of(value: Any, text: str, kind: str = "text") -> dict[str, Any] | None:
     if kind == "date":
         for mention in find_dates(text):
             if mention.iso == value:
-                return {
-                    "start": mention.start,
-                    "end": mention.end,
-                    "quote": text[mention.start : mention.end],
-                }
+                return quoted(mention.start, mention.end, text)
         return None
     where = locate(value, text)
     if where is None:
         return None
-    return {"start": where[0], "end": where[1], "quote": text[where[0] : where[1]]}
+    return quoted(where[0], where[1], text)
 
 
 def verify(
@@ -109,12 +111,9 @@ def verify(
         reason = _refusal(value, span, text, kind)
         if reason is None:
             assert isinstance(span, dict)
-            evidence[field] = {
-                "start": span["start"],
-                "end": span["end"],
-                "quote": text[span["start"] : span["end"]],
-                **({"by": str(span["by"])} if "by" in span else {}),
-            }
+            evidence[field] = quoted(span["start"], span["end"], text)
+            if "by" in span:
+                evidence[field]["by"] = str(span["by"])
             continue
         checked[field] = None
         evidence[field] = {"dropped": value, "reason": reason}

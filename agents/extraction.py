@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from agents.dates import birth_date, find_dates
-from agents.evidence import EVIDENCE, span_of
+from agents.evidence import EVIDENCE, quoted, span_of
 from agents.language import word_set
 
 
@@ -38,11 +38,7 @@ def with_evidence(
             mention = birth_date(text) if field == "date_of_birth" else _only_date(text)
             if mention is not None:
                 output[field] = mention.iso
-                evidence[field] = {
-                    "start": mention.start,
-                    "end": mention.end,
-                    "quote": text[mention.start : mention.end],
-                }
+                evidence[field] = quoted(mention.start, mention.end, text)
                 if value and value != mention.iso:
                     notes.append(
                         f"{field}: {mention.iso} read from the request, not the model's {value}"
@@ -56,7 +52,7 @@ def with_evidence(
         if field in cues:
             start, end = cues[field]
             output[field] = text[start:end]
-            evidence[field] = {"start": start, "end": end, "quote": text[start:end], "by": "cue"}
+            evidence[field] = {**quoted(start, end, text), "by": "cue"}
             continue
         span = span_of(value, text) if model_fallback and _plausible(value) else None
         if span is not None:
@@ -101,7 +97,7 @@ _LATIN_NAME = rf"(?P<v>{_CAP}(?:\s+(?:{_PARTICLE}\s+)?{_CAP}){{0,3}})"
 _AR_WORD = r"[\u0621-\u064a\u0671-\u06d3\u06a9\u06af]+"
 _AR_NAME = rf"(?P<v>{_AR_WORD}(?:\s+{_AR_WORD}){{0,2}})"
 _TITLE = (
-    r"(?:(?:Mrs|Mr|Ms|Mme|Mlle|Mr|M|Dr)\.?\s+|feu\s+|the late\s+|"
+    r"(?:(?:Mrs|Mr|Ms|Mme|Mlle|M|Dr)\.?\s+|feu\s+|the late\s+|"
     r"السيد\s+|السيدة\s+|المرحوم\s+|المرحومة\s+)?"
 )
 _AR_STOP = word_set(

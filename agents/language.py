@@ -15,7 +15,6 @@ import re
 
 REPLY_LANGUAGES = ("fr", "ar", "en")
 """Languages of the letters, the web interface and the prompts' language names."""
-SUPPORTED_LANGUAGES = REPLY_LANGUAGES  # the letters' languages (agents.steps, agents.tools)
 WRITTEN_LANGUAGES = ("fr", "ar", "en", "ary", "ary-Latn")
 """Languages a request may be written in (BCP 47: ``ary`` is Moroccan Arabic)."""
 DEFAULT_REPLY = {"fr": "fr", "ar": "ar", "en": "en", "ary": "ar", "ary-Latn": "ar"}

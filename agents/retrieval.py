@@ -24,15 +24,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from agents.folding import ARABIC_LETTER_VARIANTS, EASTERN_DIGITS
+
 _ARABIC_DIACRITICS = re.compile("[\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 _ARABIC_FOLD = str.maketrans(
     {
-        "أ": "ا",
-        "إ": "ا",
-        "آ": "ا",
+        **ARABIC_LETTER_VARIANTS,
         "ٱ": "ا",
-        "ة": "ه",
-        "ى": "ي",
         "ؤ": "و",
         "ئ": "ي",
         "گ": "ك",
@@ -40,8 +38,7 @@ _ARABIC_FOLD = str.maketrans(
         "ک": "ك",
         "ڤ": "ف",
         "ی": "ي",
-        **{chr(0x0660 + d): str(d) for d in range(10)},
-        **{chr(0x06F0 + d): str(d) for d in range(10)},
+        **EASTERN_DIGITS,
     }
 )
 _ARABIZI = {"3": "a", "7": "h", "9": "q", "2": "a", "5": "kh", "8": "h"}

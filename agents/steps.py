@@ -22,7 +22,7 @@ from agents.classify import decide_label, render_examples
 from agents.errors import AgentError, InvalidOutputError
 from agents.evidence import EVIDENCE
 from agents.extraction import with_evidence
-from agents.language import SUPPORTED_LANGUAGES
+from agents.language import REPLY_LANGUAGES
 from agents.prompts import (
     Prompt,
     clean_citizen_text,
@@ -143,7 +143,7 @@ def _extract_fields(
 ) -> tuple[dict[str, Any], list[str]]:
     """The model's fields; for a prompt that declares ``evidence``, only those found in the
     request, each with its span (:mod:`agents.extraction`)."""
-    kinds = _prompt(request.prompt, request.prompt_version).evidence
+    kinds = prompt_of(request.prompt, request.prompt_version).evidence
     if not kinds:
         return dict(generation.output), []
     fallback = request.params.get("model_fallback", "false").lower() == "true"
@@ -314,7 +314,8 @@ def _letter_template(name: str, language: str) -> string.Template:
 
 
 @lru_cache(maxsize=32)
-def _prompt(name: str, version: int) -> Prompt:
+def prompt_of(name: str, version: int) -> Prompt:
+    """A prompt file, read once per process (steps render it for every case)."""
     return load_prompt(name, version)
 
 
@@ -333,9 +334,9 @@ def render_messages(request: StepRequest) -> tuple[Prompt, list[dict[str, str]]]
     fields and earlier outputs are never sent; the agent's code uses them after the model."""
     if request.agent not in AGENTS:
         raise AgentError(f"unknown agent {request.agent!r}; known: {', '.join(sorted(AGENTS))}")
-    if request.context.language not in SUPPORTED_LANGUAGES:
+    if request.context.language not in REPLY_LANGUAGES:
         raise AgentError(f"language {request.context.language!r} is not supported")
-    prompt = _prompt(request.prompt, request.prompt_version)
+    prompt = prompt_of(request.prompt, request.prompt_version)
     return prompt, prompt.render(prompt_values(request.context))
 
 

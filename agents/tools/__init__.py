@@ -14,7 +14,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from agents.language import SUPPORTED_LANGUAGES
+from agents.language import REPLY_LANGUAGES
 from agents.tools import documents, fees, regulations
 from agents.tools.base import Tool, ToolContext, ToolError
 
@@ -67,7 +67,7 @@ def run_tool(name: str, args: dict[str, Any], context: ToolContext) -> ToolResul
     errors = argument_errors(name, args)
     if errors:
         raise ToolError(f"tool {name}: invalid arguments: {'; '.join(errors)}")
-    if context.language not in SUPPORTED_LANGUAGES:
+    if context.language not in REPLY_LANGUAGES:
         raise ToolError(f"tool {name}: unsupported language {context.language!r}")
     args_sha256 = canonical_sha256(args)
     started = time.perf_counter()

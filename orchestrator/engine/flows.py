@@ -28,8 +28,7 @@ from prefect.cache_policies import NONE
 from prefect.runtime import task_run
 
 from agents import evidence
-from agents.prompts import load_prompt
-from agents.steps import StepContext, StepRequest, output_sha256
+from agents.steps import StepContext, StepRequest, output_sha256, prompt_of
 from orchestrator.cases.models import DONE_STEP_STATUSES, CaseStatus, CaseStep, StepStatus
 from orchestrator.db import session_scope, utcnow
 from orchestrator.engine import dispatch, executors, placement, state
@@ -223,7 +222,7 @@ def checked_output(
     """The control plane's check of a node's output before it is stored: each value the
     prompt says needs evidence keeps only a span of the request that holds it
     (:func:`agents.evidence.verify`); what fails is dropped and noted."""
-    kinds = load_prompt(spec.prompt, spec.prompt_version).evidence
+    kinds = prompt_of(spec.prompt, spec.prompt_version).evidence
     if not kinds:
         return output, []
     return evidence.verify(output, text, kinds)
@@ -263,7 +262,7 @@ def _store_reply(
         notes=[*result["notes"], *dropped],
         prompt_ref=result["prompt_ref"],
         prompt_sha256=result["prompt_sha256"],
-        output_sha256=output_sha256(output) if dropped else result["output_sha256"],
+        output_sha256=output_sha256(output),  # of what is stored, after the check
         prompt_tokens=result["prompt_tokens"],
         completion_tokens=result["completion_tokens"],
         model_ms=result["duration_ms"],
