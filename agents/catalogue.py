@@ -1,7 +1,7 @@
 """The signed model catalogue: which GGUF files a node may load, vouched for by ops.
 
 The catalogue is the model manifest (``agents.manifest``) plus a detached signature beside it,
-``manifest.json.sig``: a C2SP signed note (``orchestrator.audit.note``, Ed25519) whose text is
+``manifest.json.sig``: a C2SP signed note (``agents.signed_note``, Ed25519) whose text is
 ``idara model manifest`` and the sha256 of the manifest's exact bytes. Ops sign with a key kept
 in a file on their machine (``ops.key``, mode 0600); a node holds only verifier keys and refuses
 every model of a catalogue that is unsigned, signed by a key it does not trust, or changed after
@@ -33,7 +33,8 @@ from agents.manifest import (
     read_manifest_bytes,
     verified_model_path,
 )
-from orchestrator.audit.note import (
+from agents.private_files import write_new
+from agents.signed_note import (
     SIGNATURE_PREFIX,
     NoteError,
     SignerKey,
@@ -45,7 +46,6 @@ from orchestrator.audit.note import (
     sign_note,
     split_note,
 )
-from orchestrator.private_files import write_new
 
 NOTE_TITLE = "idara model manifest"
 GGUF_MAGIC = b"GGUF"
@@ -63,7 +63,7 @@ class CatalogueError(ModelUnavailableError):
 
 
 class CatalogueSettings(Protocol):
-    """The settings the catalogue needs (``orchestrator.settings.Settings`` has them)."""
+    """The settings the catalogue needs (a node's ``workers.settings.NodeSettings`` has them)."""
 
     @property
     def effective_model_manifest(self) -> Path: ...

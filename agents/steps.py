@@ -1,7 +1,8 @@
 """The agent steps a procedure can name, each: render a prompt, call the model, check the answer.
 
-A worker calls :func:`run_step` with a :class:`StepRequest`; it returns a :class:`StepResult`
-that carries everything the engine stores and the audit log will need (hashes, tokens, timings).
+A worker calls :func:`run_step` with a :class:`StepRequest`; it returns an
+``agents.contract.StepResult`` that carries everything the engine stores and the audit log will
+need (hashes, tokens, timings).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 import jsonschema
 
 from agents.classify import decide_label, render_examples
+from agents.contract import StepResult
 from agents.errors import AgentError, InvalidOutputError
 from agents.evidence import EVIDENCE
 from agents.extraction import with_evidence
@@ -86,24 +88,6 @@ class StepRequest:
             label_field=payload.get("label_field"),
             model_weight=float(payload.get("model_weight") or 0.0),
         )
-
-    def to_payload(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class StepResult:
-    output: dict[str, Any]
-    prompt_ref: str
-    prompt_sha256: str
-    output_sha256: str
-    prompt_tokens: int
-    completion_tokens: int
-    duration_ms: float
-    tokens_per_s: float
-    notes: list[str]
-    messages: list[dict[str, str]]
-    """The rendered prompt: the audit log keeps it apart from the chain, by its sha256."""
 
     def to_payload(self) -> dict[str, Any]:
         return asdict(self)

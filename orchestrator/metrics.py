@@ -45,6 +45,7 @@ from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Session, col, select
 
+from agents.contract import node_queue
 from orchestrator.audit.models import AuditEntry, AuditHead
 from orchestrator.auth.deps import ReadMetrics
 from orchestrator.cases.models import Case, CaseStatus, CaseStep
@@ -54,7 +55,6 @@ from orchestrator.nodes import service as nodes
 from orchestrator.nodes.models import Health, Schedule
 from orchestrator.nodes.router import state_of
 from orchestrator.settings import Settings
-from workers.celery_app import node_queue
 from workers.metrics import LATENCY_BUCKETS, RATE_BUCKETS
 
 router = APIRouter(tags=["metrics"])

@@ -1,4 +1,5 @@
-"""All configuration, read from the environment with the ``IDARA_`` prefix."""
+"""All configuration, read from the environment with the ``IDARA_`` prefix: what a node reads
+(``workers.settings``), and the control plane's own."""
 
 from __future__ import annotations
 
@@ -9,25 +10,22 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from workers.settings import SEEDS_DIR, NodeSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SEEDS_DIR = REPO_ROOT / "seeds"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="IDARA_", env_file=".env", extra="ignore")
+class Settings(NodeSettings):
+    """The control plane's settings: the node's (:class:`workers.settings.NodeSettings`, which
+    an API or engine process reads too: broker, data dir, catalogue, step timeout) and its own."""
 
-    data_dir: Path = Field(default=Path(".idara"), description="State: SQLite file, logs, Redis")
     database_url: str = Field(default="", description="SQLAlchemy URL; empty = SQLite in data_dir")
-    redis_url: str = Field(default="", description="Broker and result backend; empty = own Redis")
-    redis_port: int = Field(default=6391, description="Port of the Redis idara starts itself")
     prefect_port: int = Field(default=4291, description="Port of the Prefect server idara starts")
     prefect_api_url: str = Field(default="", description="Empty = the Prefect server idara starts")
     api_host: str = "127.0.0.1"
     api_port: int = 8391
     public_url: str = Field(default="", description="Base URL printed for cases; empty = api")
-    seeds_dir: Path = SEEDS_DIR
     procedures_dir: Path = Field(default=SEEDS_DIR / "procedures")
     examples_dir: Path = Field(
         default=SEEDS_DIR / "examples", description="Seeded example banks (<procedure>/<step>)"
@@ -40,30 +38,9 @@ class Settings(BaseSettings):
         default=None, description="Delivered documents (HTML, PDF); empty = data_dir/documents"
     )
     deadline_check_s: float = Field(default=60.0, gt=0, description="Deadline flow interval")
-    # --- the signed model catalogue (docs/models.md) ---
-    model_manifest: Path | None = Field(
-        default=None,
-        description="Signed model catalogue; empty = data_dir/models/manifest.json "
-        "(made from seeds/models/manifest.json on the first start)",
-    )
-    model_dir: Path | None = Field(
-        default=None, description="Local GGUF files; empty = data_dir/models"
-    )
-    ops_key_file: Path | None = Field(
-        default=None,
-        description="Ed25519 key signing the catalogue; empty = data_dir/keys/ops.key "
-        "(its public half is written beside it as ops.pub)",
-    )
-    model_verifier_keys: str = Field(
-        default="",
-        description="Verifier keys whose catalogue signature a node accepts (comma-separated); "
-        "empty = the ops.pub beside ops_key_file",
-    )
     max_request_chars: int = Field(default=8000, ge=1)
-    step_timeout_s: float = Field(default=600.0, gt=0)
     engine_poll_s: float = Field(default=0.25, gt=0)
     engine_max_parallel_cases: int = Field(default=4, ge=1)
-    node_name: str = Field(default="", description="Empty = hostname")
     node_pool: str = "default"
     node_labels: str = Field(default="", description="A node's labels: gpu,site=rabat")
     control_plane_url: str = Field(
@@ -76,17 +53,6 @@ class Settings(BaseSettings):
     )
     node_register_timeout_s: float = Field(
         default=180.0, gt=0, description="How long a starting node retries reaching the API"
-    )
-    node_metrics_port: int = Field(
-        default=9391, ge=0, le=65535, description="A node's Prometheus metrics port; 0 = off"
-    )
-    node_metrics_host: str = Field(
-        default="127.0.0.1", description="Address a node's metrics port is bound to"
-    )
-    llm_threads: int = Field(default=0, ge=0, description="0 = all cores")
-    llm_context: int = Field(default=2048, ge=256)
-    max_step_tokens: int = Field(
-        default=1024, ge=16, description="Most tokens a node generates for one step"
     )
     internal_hosts: str = Field(
         default="",
@@ -212,22 +178,6 @@ class Settings(BaseSettings):
     @property
     def effective_audit_key_file(self) -> Path:
         return self.audit_key_file or self.data_dir / "keys" / "audit.key"
-
-    @property
-    def effective_model_manifest(self) -> Path:
-        return self.model_manifest or self.data_dir / "models" / "manifest.json"
-
-    @property
-    def effective_model_dir(self) -> Path:
-        return self.model_dir or self.data_dir / "models"
-
-    @property
-    def effective_ops_key_file(self) -> Path:
-        return self.ops_key_file or self.data_dir / "keys" / "ops.key"
-
-    @property
-    def effective_redis_url(self) -> str:
-        return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
 
     @property
     def effective_prefect_api_url(self) -> str:

@@ -1,1 +1,2 @@
-"""Celery app and the node process that runs agent steps on local models."""
+"""Celery app and the node process that runs agent steps on local models. Imports ``agents``,
+never ``orchestrator`` (docs/architecture.md)."""

@@ -1,35 +1,17 @@
-"""The Celery app, configured so that a crash or restart loses no task (see DESIGN.md)."""
+"""The Celery app, configured so that a crash or restart loses no task (docs/reliability.md).
+
+No app is built at import: :func:`get_celery` builds the process's app on first use (a node's
+``idara node start``, the engine's first send), so importing a module that names a queue, or
+the ops page, connects to nothing. The task and queue names are ``agents.contract``'s."""
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 from celery import Celery
 from celery.backends.redis import RedisBackend
 
-from orchestrator.settings import Settings, get_settings
-
-ALIVE_TTL_S = 9
-"""A running step's heartbeat key expires this long after its node stopped beating."""
-
-
-def alive_key(task_id: str) -> str:
-    return f"idara:alive:{task_id}"
-
-
-def node_queue(node: str) -> str:
-    """The queue of one node: the engine places each step on the node it chose."""
-    return f"node.{node}"
-
-
-def node_of(queue: str) -> str | None:
-    """The node whose queue this is (``None`` for another queue)."""
-    prefix, _, node = queue.partition(".")
-    return node if prefix == "node" and node else None
-
-
-def idle_queue(node: str) -> str:
-    """Where a node listens while it may take no step: nothing is ever sent there (a Celery
-    worker needs a queue to start with)."""
-    return f"idle.{node}"
+from workers.settings import NodeSettings, get_node_settings
 
 
 class PolledRedisBackend(RedisBackend):  # type: ignore[misc]
@@ -46,8 +28,9 @@ class PolledRedisBackend(RedisBackend):  # type: ignore[misc]
         return None
 
 
-def make_celery(settings: Settings | None = None) -> Celery:
-    settings = settings or get_settings()
+def make_celery(settings: NodeSettings | None = None) -> Celery:
+    """A Celery app on the settings' Redis (the node's own settings when none are given)."""
+    settings = settings or get_node_settings()
     url = settings.effective_redis_url
     # Above the longest step, or Redis hands an unacknowledged task to a second worker.
     visibility = int(settings.step_timeout_s * 2 + 60)
@@ -75,4 +58,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
     return app
 
 
-celery_app = make_celery()
+@lru_cache(maxsize=1)
+def get_celery() -> Celery:
+    """This process's Celery app, built on first use from the node settings."""
+    return make_celery()

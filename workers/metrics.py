@@ -32,8 +32,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import CollectorRegistry
 
 if TYPE_CHECKING:
-    from orchestrator.settings import Settings
     from workers.membership import Member
+    from workers.settings import NodeSettings
 
 log = logging.getLogger(__name__)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -226,7 +226,7 @@ def registry_for(directory: Path, state: NodeState) -> CollectorRegistry:
     return registry
 
 
-def serve(settings: Settings, member: Member) -> WSGIServer | None:
+def serve(settings: NodeSettings, member: Member) -> WSGIServer | None:
     """Serve the node's metrics on ``IDARA_NODE_METRICS_HOST:PORT`` (a thread of the main
     process) and count steps from now on; called before the worker forks its children.
 

@@ -11,7 +11,7 @@ from agents.catalogue import Catalogue, describe, load_trusted
 from agents.errors import AgentError, ModelUnavailableError
 from agents.manifest import ModelEntry
 from agents.runtime import LlamaRuntime
-from orchestrator.settings import Settings, get_settings
+from workers.settings import NodeSettings, get_node_settings
 
 log = logging.getLogger(__name__)
 MODELS_ENV = "IDARA_NODE_MODELS"
@@ -20,9 +20,9 @@ _runtimes: dict[str, LlamaRuntime] = {}
 _load_errors: dict[str, str] = {}
 
 
-def node_name(settings: Settings | None = None) -> str:
+def node_name(settings: NodeSettings | None = None) -> str:
     """This node's name: ``IDARA_NODE_NAME``, else the host name."""
-    return (settings or get_settings()).node_name or socket.gethostname()
+    return (settings or get_node_settings()).node_name or socket.gethostname()
 
 
 def served_models() -> list[str]:
@@ -34,7 +34,7 @@ def load_models() -> None:
 
     Nothing is loaded from a catalogue whose signature does not verify against the keys this
     node trusts; then each file must match its entry's sha256 (``LlamaRuntime`` checks)."""
-    settings = get_settings()
+    settings = get_node_settings()
     try:
         entries = trusted_entries(settings)
     except ModelUnavailableError as exc:
@@ -49,7 +49,7 @@ def load_models() -> None:
         _load(entry, settings)
 
 
-def trusted_entries(settings: Settings) -> dict[str, ModelEntry]:
+def trusted_entries(settings: NodeSettings) -> dict[str, ModelEntry]:
     """The catalogue's entries once its signature verified (raises why it did not)."""
     trusted = load_trusted(Catalogue.from_settings(settings))
     log.warning("model catalogue signed by %s", describe(trusted.key))
@@ -62,7 +62,7 @@ def refuse_all(reason: str) -> None:
     log.error("refused every model: %s", reason)
 
 
-def _load(entry: ModelEntry, settings: Settings) -> None:
+def _load(entry: ModelEntry, settings: NodeSettings) -> None:
     try:
         _runtimes[entry.name] = LlamaRuntime(
             entry, settings.effective_model_dir, settings.llm_threads, settings.llm_context

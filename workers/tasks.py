@@ -1,4 +1,7 @@
-"""Celery tasks: thin wrappers that run one agent step on this node's model."""
+"""Celery tasks: thin wrappers that run one agent step on this node's model.
+
+The task's name, its arguments and its reply are ``agents.contract``'s; the task is registered
+with ``shared_task``, on the app the worker runs (``workers.celery_app.get_celery``)."""
 
 from __future__ import annotations
 
@@ -6,13 +9,15 @@ import contextlib
 import threading
 from typing import Any
 
+from celery import shared_task
 from celery.signals import worker_process_init
 
+from agents.contract import ALIVE_TTL_S, TASK_NAME, FailedReply, OkReply, alive_key
 from agents.errors import AgentError
 from agents.steps import StepRequest, run_step
-from orchestrator.settings import get_settings
 from workers import metrics, node
-from workers.celery_app import ALIVE_TTL_S, alive_key, celery_app
+from workers.celery_app import get_celery
+from workers.settings import get_node_settings
 
 
 @worker_process_init.connect  # type: ignore[untyped-decorator]
@@ -39,7 +44,7 @@ class Heartbeat:
         self.thread.join(timeout=2)
 
     def _beat(self) -> None:
-        client = celery_app.backend.client
+        client = get_celery().backend.client
         while True:
             # Redis down: no beat; the engine waits, then sends the step again
             with contextlib.suppress(Exception):
@@ -48,17 +53,18 @@ class Heartbeat:
                 return
 
 
-@celery_app.task(name="idara.run_agent_step", bind=True)  # type: ignore[untyped-decorator]
+@shared_task(name=TASK_NAME, bind=True)  # type: ignore[untyped-decorator]
 def run_agent_step(self: Any, model: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """Run one step. Known failures come back as ``ok: false`` with a reason for the case."""
-    base = {"model": model, "node": node.node_name()}
+    """Run one step. Known failures come back as a ``FailedReply`` with a reason for the case."""
+    name, sha256 = node.node_name(), None
     with metrics.step(model) as counted, Heartbeat(self.request.id):
         try:
             runtime = node.runtime_for(model)
-            base["model_sha256"] = runtime.sha256
+            sha256 = runtime.sha256
             request = StepRequest.from_payload(payload)
-            result = run_step(runtime, request, get_settings().max_step_tokens)
+            result = run_step(runtime, request, get_node_settings().max_step_tokens)
         except AgentError as exc:
-            error = {"error": str(exc), "error_type": type(exc).__name__}
-            return counted.done({**base, "ok": False, **error})
-        return counted.done({**base, "ok": True, "result": result.to_payload()})
+            failed = FailedReply.of(exc, model=model, node=name, model_sha256=sha256)
+            return counted.done(failed.to_wire())
+        ok = OkReply(model=model, node=name, model_sha256=sha256, result=result)
+        return counted.done(ok.to_wire())

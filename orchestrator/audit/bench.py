@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from agents.signed_note import SignerKey, checkpoint_body, generate_signer, sign_note
 from orchestrator.audit.format import ZERO_HASH, entry_hash, format_ts, write_export
 from orchestrator.audit.merkle import TreeBuilder
-from orchestrator.audit.note import SignerKey, checkpoint_body, generate_signer, sign_note
 from orchestrator.audit.verify import verify_path
 
 CHECKPOINT_EVERY = 1000

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from agents.signed_note import checkpoint_body, sign_note
 from orchestrator.audit import chain, keys, merkle
 from orchestrator.audit.format import format_ts
 from orchestrator.audit.models import AuditCheckpoint, AuditEntry
-from orchestrator.audit.note import checkpoint_body, sign_note
 from orchestrator.db import insert_for, utcnow
 from orchestrator.settings import Settings
 

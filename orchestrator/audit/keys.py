@@ -12,11 +12,11 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
+from agents.private_files import write_new
+from agents.signed_note import SignerKey, generate_signer, parse_signer_key
 from orchestrator.audit import chain
 from orchestrator.audit.models import AuditKey
-from orchestrator.audit.note import SignerKey, generate_signer, parse_signer_key
 from orchestrator.db import insert_for, utcnow
-from orchestrator.private_files import write_new
 from orchestrator.settings import Settings
 
 

@@ -15,6 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from agents.signed_note import (
+    Checkpoint,
+    NoteError,
+    VerifierKey,
+    open_note,
+    parse_checkpoint,
+    parse_verifier_key,
+    split_note,
+)
 from orchestrator.audit.format import (
     CHECKPOINTS_FILE,
     ENTRIES_FILE,
@@ -28,15 +37,6 @@ from orchestrator.audit.format import (
     entry_hash,
 )
 from orchestrator.audit.merkle import ProofError, root_from_inclusion_proof, roots_at
-from orchestrator.audit.note import (
-    Checkpoint,
-    NoteError,
-    VerifierKey,
-    open_note,
-    parse_checkpoint,
-    parse_verifier_key,
-    split_note,
-)
 
 _HEX_HASH = re.compile(r"[0-9a-f]{64}")
 _LEAVES_TEXT = re.compile(r"(?:[0-9a-f]{64}\n)*")

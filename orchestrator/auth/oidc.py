@@ -30,12 +30,12 @@ import httpx
 import jwt
 from sqlmodel import Session
 
+from agents.private_files import write_new
 from orchestrator.audit import chain
 from orchestrator.auth import tokens, users
 from orchestrator.auth.directory import ROLES
 from orchestrator.auth.models import ApiToken, User
 from orchestrator.errors import Forbidden, IdaraError, NotFound, Unauthorized
-from orchestrator.private_files import write_new
 from orchestrator.settings import Settings
 
 FLOW_COOKIE = "idara_oidc"

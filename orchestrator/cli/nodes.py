@@ -61,8 +61,9 @@ def start(
 ) -> None:
     """Register with the control plane, then run a Celery worker for the models; heartbeats
     say whether to take steps (cordon and drain are obeyed; running steps always finish)."""
+    from agents.contract import idle_queue, node_queue
     from workers import metrics as node_metrics
-    from workers.celery_app import celery_app, idle_queue, node_queue
+    from workers.celery_app import get_celery
     from workers.facts import node_facts
     from workers.membership import Heartbeats, Member, MembershipError
     from workers.node import MODELS_ENV, node_name
@@ -94,6 +95,7 @@ def start(
     Heartbeats.member = member
     Heartbeats.queues = [node_queue(member.name)]
     Heartbeats.interval_s = float(answer.get("heartbeat_s", settings.node_heartbeat_s))
+    celery_app = get_celery()
     celery_app.steps["consumer"].add(Heartbeats)
     node_metrics.serve(settings, member)  # IDARA_NODE_METRICS_PORT, before the worker forks
     celery_app.worker_main(

@@ -11,9 +11,8 @@ from celery import Celery
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
-from workers.celery_app import alive_key
+from agents.contract import TASK_NAME, alive_key
 
-TASK_NAME = "idara.run_agent_step"
 BROKER_ERRORS = (OperationalError, RedisError, ConnectionError, OSError)
 
 

@@ -28,6 +28,7 @@ from prefect.cache_policies import NONE
 from prefect.runtime import task_run
 
 from agents import evidence
+from agents.contract import ErrorKind, FailedReply, MalformedReply, node_queue, parse_reply
 from agents.steps import StepContext, StepRequest, output_sha256, prompt_of
 from orchestrator.cases.models import DONE_STEP_STATUSES, CaseStatus, CaseStep, StepStatus
 from orchestrator.db import session_scope, utcnow
@@ -48,14 +49,10 @@ from orchestrator.procedures.schemas import (
     ToolStep,
 )
 from orchestrator.settings import get_settings
-from workers.celery_app import celery_app, node_queue
+from workers.celery_app import get_celery
 
 log = logging.getLogger(__name__)
 AWAITING = "awaiting_approval"
-REPLY_ERROR_KINDS = {
-    "InvalidOutputError": "invalid_output",
-    "ModelUnavailableError": "model_unavailable",
-}
 
 
 def build_context(run: state.CaseRun, outputs: dict[str, dict[str, Any]]) -> StepContext:
@@ -142,7 +139,7 @@ def run_llm_step(
 
         try:
             reply = dispatch.wait_for_result(
-                celery_app,
+                get_celery(),
                 placed.task_id,
                 settings.step_timeout_s,
                 started,
@@ -157,10 +154,10 @@ def run_llm_step(
                 f"on queue {placed.queue} running?"
             )
             state.mark_step_failed(session, step, error)
-            raise StepFailed(error, "timeout") from exc
+            raise StepFailed(error, ErrorKind.timeout) from exc
         except dispatch.StepCrashed as exc:
             state.mark_step_failed(session, step, f"step {spec.name}: {exc}")
-            raise StepFailed(f"step {spec.name}: {exc}", "node_error") from exc
+            raise StepFailed(f"step {spec.name}: {exc}", ErrorKind.node_error) from exc
         return _store_reply(session, step_id, spec, reply, time.perf_counter() - sent, context.text)
 
 
@@ -209,7 +206,7 @@ def _dispatch(
             also=state.case_detail(case_id, queued),
         )
     try:
-        dispatch.send_step(celery_app, placed.task_id, spec.model, placed.queue, payload)
+        dispatch.send_step(get_celery(), placed.task_id, spec.model, placed.queue, payload)
     except dispatch.BrokerUnavailable:  # never sent: the next run sends it afresh
         state.set_step(session, step.id, status=StepStatus.pending, task_id=None)
         raise
@@ -232,41 +229,58 @@ def _store_reply(
     session: Any,
     step_id: int,
     spec: LlmStep,
-    reply: dict[str, Any],
+    raw: Any,
     latency_s: float,
     text: str,
 ) -> dict[str, Any]:
+    """Store what the node replied (``agents.contract``): the checked output of an ok reply,
+    or the failure, raised as :class:`StepFailed` with its kind; a reply that does not parse
+    fails the step as a ``node_error``."""
     name = spec.name
+    try:
+        reply = parse_reply(raw)
+    except MalformedReply as exc:
+        node = raw.get("node") if isinstance(raw, dict) else None
+        error = f"step {name}: node {node} sent a reply this engine cannot read: {exc}"
+        state.set_step(
+            session,
+            step_id,
+            finished=True,
+            status=StepStatus.failed,
+            error=error,
+            finished_at=utcnow(),
+        )
+        raise StepFailed(error, ErrorKind.node_error) from exc
     common: dict[str, Any] = {
-        "node": reply.get("node"),
-        "model_sha256": reply.get("model_sha256"),
+        "node": reply.node,
+        "model_sha256": reply.model_sha256,
         "finished_at": utcnow(),
     }
-    if not reply.get("ok"):
-        error = f"step {name} failed on node {reply.get('node')}: {reply.get('error')}"
+    if isinstance(reply, FailedReply):
+        error = f"step {name} failed on node {reply.node}: {reply.error}"
         state.set_step(
             session, step_id, finished=True, status=StepStatus.failed, error=error, **common
         )
-        raise StepFailed(error, REPLY_ERROR_KINDS.get(reply.get("error_type", ""), "agent_error"))
-    result = reply["result"]
-    output, dropped = checked_output(spec, result["output"], text)
+        raise StepFailed(error, reply.error_kind)
+    result = reply.result
+    output, dropped = checked_output(spec, result.output, text)
     state.set_step(
         session,
         step_id,
         finished=True,
         unless=StepStatus.succeeded,
-        messages=result.get("messages"),
+        messages=result.messages,
         status=StepStatus.succeeded,
         error=None,
         output=output,
-        notes=[*result["notes"], *dropped],
-        prompt_ref=result["prompt_ref"],
-        prompt_sha256=result["prompt_sha256"],
+        notes=[*result.notes, *dropped],
+        prompt_ref=result.prompt_ref,
+        prompt_sha256=result.prompt_sha256,
         output_sha256=output_sha256(output),  # of what is stored, after the check
-        prompt_tokens=result["prompt_tokens"],
-        completion_tokens=result["completion_tokens"],
-        model_ms=result["duration_ms"],
-        tokens_per_s=result["tokens_per_s"],
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        model_ms=result.duration_ms,
+        tokens_per_s=result.tokens_per_s,
         latency_ms=round(latency_s * 1000.0, 2),
         **common,
     )

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from agents.contract import node_of, node_queue
 from orchestrator.cases.models import Case, CaseStatus, CaseStep, StepStatus
 from orchestrator.db import session_scope
 from orchestrator.engine import dispatch
@@ -26,7 +27,7 @@ from orchestrator.nodes import service as nodes
 from orchestrator.nodes.models import Health, Node
 from orchestrator.procedures.schemas import LlmStep
 from orchestrator.settings import Settings, get_settings
-from workers.celery_app import celery_app, node_of, node_queue
+from workers.celery_app import get_celery
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class Placement:
         except dispatch.BrokerUnavailable:
             return None
         try:
-            dispatch.send_step(celery_app, self.task_id, self.spec.model, queue, self.payload)
+            dispatch.send_step(get_celery(), self.task_id, self.spec.model, queue, self.payload)
         except dispatch.BrokerUnavailable:
             return None  # Redis is away: the next check tries again
         log.warning(
@@ -148,10 +149,10 @@ class Placement:
         except dispatch.BrokerUnavailable:
             return None
         try:
-            if not dispatch.take_back(celery_app, queue, self.task_id):
+            if not dispatch.take_back(get_celery(), queue, self.task_id):
                 return None  # the node took it just now: it runs there
             self.queue = dispatch.send_step(
-                celery_app, self.task_id, self.spec.model, node_queue(target), self.payload
+                get_celery(), self.task_id, self.spec.model, node_queue(target), self.payload
             )
         except (dispatch.BrokerUnavailable, *dispatch.BROKER_ERRORS):
             return None  # taken back but not sent: the lost-step check sends it again

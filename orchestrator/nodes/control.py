@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import logging
 
+from agents.contract import node_queue
 from orchestrator.engine.dispatch import BROKER_ERRORS
 from orchestrator.nodes.models import Node, Schedule
+from workers.celery_app import get_celery
 
 log = logging.getLogger(__name__)
 
 
 def tell(node: Node) -> None:
-    from workers.celery_app import celery_app, node_queue
-
+    celery_app = get_celery()
     destination = [f"node@{node.name}"]
     try:
         with celery_app.connection_for_write() as connection:

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from agents import catalogue
 from agents.catalogue import Catalogue
+from agents.contract import node_queue
 from agents.errors import ModelUnavailableError
 from agents.manifest import ModelEntry, parse_manifest, read_manifest_bytes
 from orchestrator.auth.deps import ManageNodes, ReadNodes
@@ -27,7 +28,6 @@ from orchestrator.web.forms import PostedForm
 from orchestrator.web.i18n import N_
 from orchestrator.web.render import page_for
 from orchestrator.web.session import see_other
-from workers.celery_app import node_queue
 
 router = APIRouter(prefix="/ui/ops", include_in_schema=False)
 ACTIONS = {"cordon": Schedule.cordoned, "drain": Schedule.draining, "uncordon": Schedule.active}

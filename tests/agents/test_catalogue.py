@@ -22,7 +22,7 @@ from agents.catalogue import (
     remove_model,
     sign_manifest,
 )
-from orchestrator.settings import SEEDS_DIR
+from workers.settings import SEEDS_DIR
 
 DEFAULT_SHA = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 

@@ -59,6 +59,7 @@ import yaml
 
 import agents.prompts
 from agents.classify import render_examples
+from agents.contract import StepResult
 from agents.errors import InvalidOutputError, PromptError
 from agents.manifest import load_manifest
 from agents.prompts import clean_citizen_text, delimit_citizen_text, load_prompt
@@ -68,7 +69,6 @@ from agents.steps import (
     LETTERS_DIR,
     StepContext,
     StepRequest,
-    StepResult,
     render_messages,
     run_step,
 )
@@ -88,7 +88,7 @@ from orchestrator.procedures.schemas import (
     RuleStep,
     ToolStep,
 )
-from orchestrator.settings import SEEDS_DIR
+from workers.settings import SEEDS_DIR
 
 CORPUS = yaml.safe_load((Path(__file__).parent / "injection_attempts.yaml").read_text("utf-8"))
 ATTEMPTS: list[dict[str, Any]] = CORPUS["attempts"]

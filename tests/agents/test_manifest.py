@@ -7,7 +7,7 @@ import pytest
 
 from agents.errors import ModelUnavailableError
 from agents.manifest import ModelEntry, load_manifest, sha256_file, verified_model_path
-from orchestrator.settings import SEEDS_DIR
+from workers.settings import SEEDS_DIR
 
 DEFAULT_SHA = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 

@@ -11,7 +11,7 @@ from agents.manifest import load_manifest
 from agents.prefix_cache import MIN_PREFIX_TOKENS, PrefixCache
 from agents.runtime import LlamaRuntime
 from agents.steps import StepContext, StepRequest, run_step
-from orchestrator.settings import SEEDS_DIR
+from workers.settings import SEEDS_DIR
 
 REQUESTS = [
     ("fr", "Bonjour, je demande un extrait d'acte de naissance pour ma fille. Merci."),

@@ -11,7 +11,7 @@ from agents.language import arabic_share, detect_language
 from agents.manifest import load_manifest
 from agents.runtime import LlamaRuntime, parse_json_output
 from agents.steps import StepContext, StepRequest, run_step
-from orchestrator.settings import SEEDS_DIR
+from workers.settings import SEEDS_DIR
 
 DEPARTMENTS = {
     "civil_status",

@@ -28,10 +28,11 @@ from sqlalchemy import create_engine, text
 from orchestrator.cli.demo import start_stack
 from orchestrator.cli.stack import DEFAULT_MODEL, Stack
 from orchestrator.procedures.schemas import ProcedureDefinition
-from orchestrator.settings import SEEDS_DIR, Settings
+from orchestrator.settings import Settings
 from tests.conftest import _create_database, _drop_database, free_port
 from tests.orchestrator.conftest import signed_in
 from tests.orchestrator.test_end_to_end import publish_on
+from workers.settings import SEEDS_DIR
 
 pytestmark = pytest.mark.slow
 

@@ -34,9 +34,10 @@ from orchestrator.db import make_engine
 from orchestrator.procedures.schemas import ProcedureDefinition
 from orchestrator.procedures.service import publish
 from orchestrator.seeding import prepare_database
-from orchestrator.settings import SEEDS_DIR, Settings
+from orchestrator.settings import Settings
 from tests.conftest import _create_database, _drop_database, free_port, stack_settings
 from tests.orchestrator.conftest import signed_in
+from workers.settings import SEEDS_DIR
 
 pytestmark = pytest.mark.slow
 

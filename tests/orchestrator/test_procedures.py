@@ -15,7 +15,8 @@ from orchestrator.procedures.conditions import holds
 from orchestrator.procedures.rules import evaluate
 from orchestrator.procedures.schemas import Condition, RuleStep
 from orchestrator.procedures.service import ProcedureError, load_definition, publish
-from orchestrator.settings import REPO_ROOT, SEEDS_DIR
+from orchestrator.settings import REPO_ROOT
+from workers.settings import SEEDS_DIR
 
 TRIAGE_FILE = SEEDS_DIR / "procedures" / "citizen-request-triage.yaml"
 SEED_FILES = sorted((SEEDS_DIR / "procedures").glob("*.yaml"))

@@ -5,6 +5,8 @@ backend per thread, and the failure this guards against shows on a thread's firs
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -113,3 +115,17 @@ def test_a_wait_outlives_redis_going_away_and_coming_back(redis_stack: Stack) ->
         restarting = node.submit(redis_restarts_then_the_result_lands)
         assert dispatch.wait_for_result(app, "survivor", 60) == {"ok": 1}
         restarting.result()
+
+
+def test_importing_the_engine_the_ops_page_and_the_tasks_builds_no_app() -> None:
+    """The app is built on first use (``get_celery``), with the task registered on it."""
+    code = (
+        "import orchestrator.web.ops, orchestrator.engine.flows, orchestrator.nodes.control\n"
+        "import orchestrator.cli.nodes, workers.tasks\n"
+        "from celery import _state\n"
+        "from agents.contract import TASK_NAME\n"
+        "from workers.celery_app import get_celery\n"
+        "assert not list(_state._get_active_apps()), 'an app was built at import'\n"
+        "assert TASK_NAME in get_celery().tasks and get_celery() is get_celery()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

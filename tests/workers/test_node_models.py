@@ -15,6 +15,7 @@ from agents.errors import ModelUnavailableError
 from orchestrator.cli.models import install_for_stack
 from orchestrator.settings import get_settings
 from workers import node
+from workers.settings import get_node_settings
 
 DEFAULT_SHA = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 TINY = b"GGUF tiny weights"
@@ -29,9 +30,15 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("IDARA_LLM_THREADS", "2")
     for name in ("MODEL_MANIFEST", "MODEL_DIR", "OPS_KEY_FILE", "MODEL_VERIFIER_KEYS"):
         monkeypatch.delenv(f"IDARA_{name}", raising=False)
-    get_settings.cache_clear()
+    fresh_settings()
     yield tmp_path / "data"
+    fresh_settings()
+
+
+def fresh_settings() -> None:
+    """Read the environment again: the control plane's settings and the node's own."""
     get_settings.cache_clear()
+    get_node_settings.cache_clear()
 
 
 def serve(monkeypatch: pytest.MonkeyPatch, *models: str) -> None:
@@ -48,7 +55,7 @@ def tiny_seed(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -
     entry = {"name": "tiny", "file": "tiny.gguf", "sha256": hashlib.sha256(TINY).hexdigest()}
     (seeds / "models" / "manifest.json").write_text(json.dumps({"models": [entry]}))
     monkeypatch.setenv("IDARA_SEEDS_DIR", str(seeds))
-    get_settings.cache_clear()
+    fresh_settings()
     install_for_stack(get_settings())
 
 
@@ -97,7 +104,7 @@ def test_a_catalogue_signed_by_an_untrusted_key_is_refused(
     tiny_seed(tmp_path, data_dir, monkeypatch)
     elsewhere = Catalogue(tmp_path / "m.json", tmp_path, tmp_path / "other" / "ops.key")
     monkeypatch.setenv("IDARA_MODEL_VERIFIER_KEYS", ops_signer(elsewhere).verifier.text)
-    get_settings.cache_clear()
+    fresh_settings()
     serve(monkeypatch, "tiny")
     assert "does not trust" in refusal("tiny")
 

@@ -12,10 +12,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
+from agents.signed_note import open_note, parse_checkpoint, parse_verifier_key
 from orchestrator.audit import chain, checkpoints, merkle, payloads
 from orchestrator.audit.format import ZERO_HASH, entry_hash
 from orchestrator.audit.models import AuditEntry
-from orchestrator.audit.note import open_note, parse_checkpoint, parse_verifier_key
 from orchestrator.db import make_engine, migrate, utcnow
 from orchestrator.settings import Settings
 

@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from orchestrator.audit.note import (
+from agents.signed_note import (
     Checkpoint,
     NoteError,
     checkpoint_body,

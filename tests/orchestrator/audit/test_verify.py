@@ -14,6 +14,13 @@ from typing import Any
 import pytest
 import rfc8785
 
+from agents.signed_note import (
+    SignerKey,
+    checkpoint_body,
+    generate_signer,
+    sign_note,
+    signer_from_seed,
+)
 from orchestrator.audit.format import (
     ENTRY_FIELDS,
     EXPORT_FORMAT,
@@ -26,13 +33,6 @@ from orchestrator.audit.format import (
     write_proof,
 )
 from orchestrator.audit.merkle import inclusion_proof, root
-from orchestrator.audit.note import (
-    SignerKey,
-    checkpoint_body,
-    generate_signer,
-    sign_note,
-    signer_from_seed,
-)
 from orchestrator.audit.verify import VerifyReport, verify_path
 
 ORIGIN = "audit.test.idara.local/audit"

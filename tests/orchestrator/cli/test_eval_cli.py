@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from orchestrator.audit.models import AuditEntry
 from orchestrator.cli.main import app
 from orchestrator.db import make_engine
-from orchestrator.settings import SEEDS_DIR, get_settings
+from orchestrator.settings import get_settings
+from workers.settings import SEEDS_DIR
 
 pytestmark = pytest.mark.slow
 TRIAGE = str(SEEDS_DIR / "eval" / "triage")

@@ -14,7 +14,7 @@ from orchestrator.engine import placement, state
 from orchestrator.nodes import service
 from orchestrator.procedures.schemas import LlmStep
 from orchestrator.procedures.service import load_definition
-from orchestrator.settings import SEEDS_DIR
+from workers.settings import SEEDS_DIR
 
 TRIAGE_FILE = SEEDS_DIR / "procedures" / "citizen-request-triage.yaml"
 

@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator.evaluation.dataset import DatasetError, load
 from orchestrator.evaluation.metrics import Extracted, Scored, classification, extraction
-from orchestrator.settings import SEEDS_DIR
+from workers.settings import SEEDS_DIR
 
 EVAL = SEEDS_DIR / "eval"
 

@@ -19,7 +19,7 @@ from orchestrator.examples.service import (
     seed_directory,
 )
 from orchestrator.procedures.service import load_definition
-from orchestrator.settings import SEEDS_DIR
+from workers.settings import SEEDS_DIR
 
 TRIAGE = load_definition(SEEDS_DIR / "procedures" / "citizen-request-triage.yaml")
 LABELS = declared_banks([TRIAGE])[("citizen-request-triage", "classify")]

@@ -23,8 +23,8 @@ from orchestrator.auth import users
 from orchestrator.cli.demo import start_stack
 from orchestrator.cli.stack import Stack
 from orchestrator.db import make_engine
-from orchestrator.settings import SEEDS_DIR
 from tests.conftest import stack_settings
+from workers.settings import SEEDS_DIR
 
 pytestmark = pytest.mark.slow
 
