@@ -1,12 +1,14 @@
 """How a classification agent decides with its example bank.
 
 The engine sends the bank's nearest examples with the step (:mod:`agents.retrieval` ranks
-them); the model reads the closest ones in its prompt and answers under the schema's grammar.
-The label is then the neighbours' similarity-weighted vote, mixed with the model's answer by
-the step's ``model_weight``. The weight is set from ``idara eval`` figures, not assumed: on the
-embedded 135M model the vote alone routes best (docs/evaluation.md), so its procedures give the
-model weight 0 and the model's answer is kept as evidence and for the fields the bank does not
-label (the urgency).
+them) and each label's score against all of its examples (the label's centroid); the model
+reads the closest example in its prompt and answers under the schema's grammar. The label is
+then the neighbours' similarity-weighted vote, mixed with the label scores by the step's
+``centroid_weight`` (the vote alone follows a few close neighbours, which a shared phrase can
+mislead), and that with the model's answer by its ``model_weight``. The weights are set from
+``idara eval`` figures on the tune split, not assumed: on the embedded 135M model the examples
+route best alone (docs/evaluation.md), so its procedures give the model weight 0 and the
+model's answer is kept as evidence and for the fields the bank does not label (the urgency).
 """
 
 from __future__ import annotations
@@ -34,22 +36,40 @@ def neighbours_of(examples: list[dict[str, Any]]) -> list[Neighbour]:
 
 
 def decide_label(
-    model_label: str | None, examples: list[dict[str, Any]], model_weight: float
+    model_label: str | None,
+    examples: list[dict[str, Any]],
+    model_weight: float,
+    label_scores: dict[str, float] | None = None,
+    centroid_weight: float = 0.0,
 ) -> tuple[str | None, dict[str, Any]]:
-    """The label and its evidence: the vote's shares, the model's answer, the neighbours."""
+    """The label and its evidence: the vote's shares, the label scores, the model's answer,
+    the neighbours."""
     neighbours = neighbours_of(examples)
     shares = vote(neighbours)
-    scores = {label: (1.0 - model_weight) * share for label, share in shares.items()}
+    centroids = label_scores or {}
+    if not centroids:
+        centroid_weight = 0.0
+    bank = {
+        label: (1.0 - centroid_weight) * shares.get(label, 0.0)
+        + centroid_weight * centroids.get(label, 0.0)
+        for label in {*shares, *centroids}
+    }
+    scores = {label: (1.0 - model_weight) * value for label, value in bank.items()}
     if model_label is not None:
         scores[model_label] = scores.get(model_label, 0.0) + model_weight
     if not scores or max(scores.values()) <= 0:
         label, method = model_label, "model"
     else:
         label = max(scores, key=lambda name: (scores[name], name == model_label))
-        method = "vote" if model_weight == 0 else "vote+model"
+        method = "+".join(
+            part
+            for part, used in (("vote", True), ("labels", centroid_weight), ("model", model_weight))
+            if used
+        )
     evidence = {
         "method": method,
         "vote": dict(sorted(shares.items(), key=lambda item: -item[1])[:3]),
+        "labels": dict(sorted(centroids.items(), key=lambda item: -item[1])[:3]),
         "model": model_label,
         "neighbours": [
             {

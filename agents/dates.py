@@ -61,19 +61,54 @@ _UNITS_EN = {
     "thirtieth": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
     "ninety": 90, "hundred": 100, "thousand": 1000, "and": 0,
 }  # fmt: skip
-_NUMBER_WORDS = {**_UNITS_FR, **_UNITS_EN}
+UNITS_AR = {
+    "الأول": 1, "الاول": 1, "واحد": 1, "الواحد": 1, "الحادي": 1, "فاتح": 1, "الفاتح": 1,
+    "الثاني": 2, "اثنين": 2, "إثنين": 2, "اثنان": 2, "الثالث": 3, "ثلاثة": 3, "ثلاث": 3,
+    "الرابع": 4, "أربعة": 4, "اربعة": 4, "أربع": 4, "اربع": 4, "الخامس": 5, "خمسة": 5,
+    "خمس": 5, "السادس": 6, "ستة": 6, "ست": 6, "السابع": 7, "سبعة": 7, "سبع": 7,
+    "الثامن": 8, "ثمانية": 8, "ثماني": 8, "ثمان": 8, "التاسع": 9, "تسعة": 9, "تسع": 9,
+    "العاشر": 10, "عشرة": 10, "عشر": 10, "العشرين": 20, "عشرين": 20, "عشرون": 20,
+    "الثلاثين": 30, "ثلاثين": 30, "ثلاثون": 30, "أربعين": 40, "اربعين": 40, "خمسين": 50,
+    "ستين": 60, "سبعين": 70, "ثمانين": 80, "تسعين": 90, "مائة": 100, "مئة": 100,
+    "مائتين": 200, "مئتين": 200, "ثلاثمائة": 300, "أربعمائة": 400, "خمسمائة": 500,
+    "ستمائة": 600, "سبعمائة": 700, "ثمانمائة": 800, "تسعمائة": 900, "تسعمئة": 900,
+    "ألف": 1000, "الف": 1000, "ألفين": 2000, "الفين": 2000, "ألفان": 2000,
+}  # fmt: skip
+"""Arabic number words, ordinal days (``الخامس``) and cardinals (``ألف وتسعمائة وخمسة وتسعين``):
+each adds up, ``مائة`` and ``ألف`` multiply what precedes them; ``و`` joins them."""
+_UNITS_DARIJA = {
+    "wahed": 1, "wa7ed": 1, "wa7d": 1, "jouj": 2, "jooj": 2, "zouj": 2, "tlata": 3, "tleta": 3,
+    "reb3a": 4, "rb3a": 4, "arb3a": 4, "khamsa": 5, "setta": 6, "sta": 6, "seb3a": 7,
+    "sab3a": 7, "sb3a": 7, "tmenya": 8, "tmanya": 8, "tes3oud": 9, "ts3od": 9, "tes3a": 9,
+    "3achra": 10, "3chra": 10, "hdach": 11, "7dach": 11, "tnach": 12, "tnash": 12,
+    "tlettach": 13, "rb3tach": 14, "khmstach": 15, "settach": 16, "sb3tach": 17,
+    "tmentach": 18, "ts3tach": 19, "3echrin": 20, "3chrin": 20, "tlatin": 30,
+    "واحد": 1, "جوج": 2, "زوج": 2, "تلاتة": 3, "تلاثة": 3, "ربعة": 4, "خمسة": 5, "ستة": 6,
+    "سبعة": 7, "تمنية": 8, "تسعود": 9, "عشرة": 10, "حداش": 11, "طناش": 12, "تلطاش": 13,
+    "ربعطاش": 14, "خمسطاش": 15, "سطاش": 16, "سبعطاش": 17, "تمنطاش": 18, "تسعطاش": 19,
+    "عشرين": 20, "تلاتين": 30,
+}  # fmt: skip
+"""Darija days and months in words, in both scripts (``tzad nhar tlata f chhar sab3a``)."""
+_NUMBER_WORDS = {**_UNITS_FR, **_UNITS_EN, **UNITS_AR, **_UNITS_DARIJA}
+_DARIJA_NUMBER = "|".join(sorted((re.escape(w) for w in _UNITS_DARIJA), key=len, reverse=True))
+_DARIJA_WORDS = rf"(?:(?:{_DARIJA_NUMBER})(?:\s+(?:w|o|u|و)\s*(?:{_DARIJA_NUMBER}))?)"
 _NUMBER_WORD = "|".join(sorted((re.escape(w) for w in _NUMBER_WORDS), key=len, reverse=True))
 _WORDS_NUMBER = rf"(?:(?:{_NUMBER_WORD})(?:[\s-]+(?:{_NUMBER_WORD}))*)"
+_AR_NUMBER_WORD = "|".join(sorted((re.escape(w) for w in UNITS_AR), key=len, reverse=True))
+_AR_WORDS_NUMBER = rf"(?:(?:{_AR_NUMBER_WORD})(?:\s+و?(?:{_AR_NUMBER_WORD}))*)"
 _MONTH = "|".join(
     sorted((re.escape(m).replace(r"\ ", r"\s+") for m in MONTHS), key=len, reverse=True)
 )
 _DAY = r"(?P<day>[0-3]?\d)(?:\s*(?:er|st|nd|rd|th|ème))?"
-_YEAR = r"(?P<year>(?:1[89]|20)\d\d)"
+_YEAR_DIGITS = r"(?:1[89]|20)\d\d"
+_YEAR = rf"(?P<year>{_YEAR_DIGITS})"
 _SEP = r"[\s,.]*"
 _AR_PREFIX = r"(?:ب|ف|في|فـ|فال|ل)?"
 
 _PATTERNS = [
-    re.compile(rf"(?<!\d){_YEAR}-(?P<month>[01]?\d)-(?P<dayiso>[0-3]?\d)(?!\d)"),
+    re.compile(
+        rf"(?<!\d){_YEAR}\s*(?P<sep>[-/.])\s*(?P<month>[01]?\d)\s*(?P=sep)\s*(?P<dayiso>[0-3]?\d)(?!\d)"
+    ),
     re.compile(rf"(?<!\d)(?P<day>[0-3]?\d)\s*[/.\-]\s*(?P<month>[01]?\d)\s*[/.\-]\s*{_YEAR}(?!\d)"),
     re.compile(
         rf"(?<![\w]){_DAY}(?:\s+(?:de|of|من))?{_SEP}{_AR_PREFIX}(?:شهر\s*)?(?P<monthname>{_MONTH})"
@@ -84,13 +119,24 @@ _PATTERNS = [
         rf"(?<![\w])(?P<monthname>{_MONTH})\.?\s+{_DAY}(?:\s*,)?\s*{_YEAR}(?!\d)", re.IGNORECASE
     ),
     re.compile(
-        rf"(?<!\d)(?P<day>[0-3]?\d)\s+(?:f\s*|ف\s*)?(?:chhar|chher|chahr|شهر)\s*(?P<month>[01]?\d)"
+        rf"(?<!\d)(?P<day>[0-3]?\d)\s+(?:f\s*|ف\s*)?(?:ال|l)?(?:chhar|chher|chahr|شهر)\s*(?P<month>[01]?\d)"
+        rf"\s+(?:(?:3am|عام|سنة)\s*)?{_YEAR}(?!\d)",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        rf"(?<![\w])(?P<dayword>{_AR_WORDS_NUMBER})(?![\w])(?:\s+من)?\s+"
+        rf"(?:{_AR_PREFIX}شهر\s+)?(?P<monthname>{_MONTH})(?![\w])[\s,،]+(?:(?:سنة|عام)\s+)?"
+        rf"(?P<yearword>{_AR_WORDS_NUMBER}|{_YEAR_DIGITS})(?![\w])",
+    ),
+    re.compile(
+        rf"(?<![\w])(?P<dayword>{_DARIJA_WORDS}|[0-3]?\d)\s+(?:f\s*|ف\s*)?(?:ال|l)?"
+        rf"(?:chhar|chher|chahr|شهر)\s*(?P<monthword>{_DARIJA_WORDS}|[01]?\d)"
         rf"\s+(?:(?:3am|عام|سنة)\s*)?{_YEAR}(?!\d)",
         re.IGNORECASE,
     ),
     re.compile(
         rf"(?<![\w])(?:le\s+|the\s+)?(?P<dayword>{_WORDS_NUMBER})(?:\s+of)?\s+"
-        rf"(?P<monthname>{_MONTH})(?![\w]),?\s+(?:(?:de\s+)?l'an\s+)?(?P<yearword>{_WORDS_NUMBER}|{_YEAR[8:-1]})",
+        rf"(?P<monthname>{_MONTH})(?![\w]),?\s+(?:(?:de\s+)?l'an\s+)?(?P<yearword>{_WORDS_NUMBER}|{_YEAR_DIGITS})",
         re.IGNORECASE,
     ),
 ]
@@ -113,10 +159,14 @@ def words_to_number(text: str) -> int | None:
         if part.isdigit():
             current += int(part)
             continue
+        if part not in _NUMBER_WORDS and part.startswith("و") and part[1:] in UNITS_AR:
+            part = part[1:]
         if part not in _NUMBER_WORDS:
             return None
         value = _NUMBER_WORDS[part]
-        if value == 1000:
+        if value == 2000:
+            total += 2000
+        elif value == 1000:
             total += (current or 1) * 1000
             current = 0
         elif value == 100:
@@ -153,7 +203,9 @@ def _iso(match: re.Match[str]) -> str | None:
         day = words_to_number(groups["dayword"].removeprefix("le ").removeprefix("the "))
     else:
         day = int(groups.get("dayiso") or groups.get("day") or 0)
-    if groups.get("monthname"):
+    if groups.get("monthword"):
+        month = words_to_number(groups["monthword"])
+    elif groups.get("monthname"):
         month = MONTHS.get(re.sub(r"\s+", " ", groups["monthname"].lower()))
     else:
         month = int(groups["month"])
@@ -170,10 +222,18 @@ def _iso(match: re.Match[str]) -> str | None:
 _BIRTH_CUE = re.compile(
     r"n[ée]e?s?\b|naissance|naiss|born|birth|dob|ازددت|ازددنا|ازداد|ازدياد|إزدياد|الازدياد|ازديادي|ولد|ولادة|"
     r"الولادة|مزداد|مزدادة|تزاد|تزادت|تزاديت|زاد|tzad|tezad|tzadit|tzadt|zad|mzyoud|mzyouda|"
-    r"mzyod|wlad|twled|twlad|twlat|ولدات|تولد|تولدات",
+    r"mzyod|mzyoud|wlad|twled|twlad|twlat|ولدات|تولد|تولدات|مولود|مزيود|مزيودة|رزقنا|رزقت|رزقني|date\s+of\s+birth",
     re.IGNORECASE,
 )
 _CUE_WINDOW = 60
+_OTHER_EVENT = re.compile(
+    r"mari[ée]e?s|mariage|married|wedding|d[ée]c[ée]d|d[ée]c[èe]s|died|passed\s+away|"
+    r"rendez-vous|rdv|appointment|aujourd'hui|today|fait\s+[àa]|tzewwej|tzawj|tzwj|zwaj|"
+    r"تزوج|زواج|الزواج|توفي|وفاة|الوفاة|متوفا|متوفى|متوفي|موعد|اليوم|حرر|mat|twffa|twefa",
+    re.IGNORECASE,
+)
+"""Words of another event (a wedding, a death, an appointment, the letter's own date): a date
+they stand between a birth word and is that event's, not the birth's."""
 
 
 def birth_date(text: str) -> DateMention | None:
@@ -183,8 +243,12 @@ def birth_date(text: str) -> DateMention | None:
     best: tuple[int, DateMention] | None = None
     cues = [match.span() for match in _BIRTH_CUE.finditer(text)]
     for mention in mentions:
+        if _OTHER_EVENT.search(text, max(0, mention.start - 25), mention.start):
+            continue
         for cue_start, cue_end in cues:
             if 0 <= mention.start - cue_end <= _CUE_WINDOW:
+                if _OTHER_EVENT.search(text, cue_end, mention.start):
+                    continue
                 distance = mention.start - cue_end
             elif 0 <= cue_start - mention.end <= 15 and not any(
                 mark in text[mention.end : cue_start] for mark in ".;!?\n"

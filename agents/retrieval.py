@@ -118,9 +118,12 @@ class LexicalIndex:
             term: math.log((1 + total) / (1 + count)) + 1.0 for term, count in frequency.items()
         }
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for index, doc in enumerate(docs):
             for term, weight in self._weigh(doc).items():
                 self._postings[term].append((index, weight))
+                sums[self.examples[index].label][term] += weight
+        self._centroids = {label: _unit(terms) for label, terms in sums.items()}
 
     def _weigh(self, counts: Counter[str]) -> dict[str, float]:
         weights = {
@@ -130,6 +133,20 @@ class LexicalIndex:
         }
         norm = math.sqrt(sum(value * value for value in weights.values())) or 1.0
         return {term: value / norm for term, value in weights.items()}
+
+    def label_scores(self, text: str) -> dict[str, float]:
+        """Each label's cosine with the centroid of all its examples, divided by the best one's
+        (the best label scores 1): where a few close neighbours can mislead the vote, every
+        example of a label speaks."""
+        query = self._weigh(self._featurise(text))
+        scores = {
+            label: sum(weight * centroid.get(term, 0.0) for term, weight in query.items())
+            for label, centroid in self._centroids.items()
+        }
+        best = max(scores.values(), default=0.0)
+        if best <= 0:
+            return {}
+        return {label: round(score / best, 4) for label, score in sorted(scores.items())}
 
     def search(self, text: str, k: int, language: str | None = None) -> list[Neighbour]:
         """The ``k`` most similar examples, best first (ties: the same language first)."""
@@ -142,6 +159,11 @@ class LexicalIndex:
             key=lambda item: (-item[1], self.examples[item[0]].language != language, item[0]),
         )
         return [Neighbour(self.examples[index], round(score, 4)) for index, score in ranked[:k]]
+
+
+def _unit(weights: dict[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(value * value for value in weights.values())) or 1.0
+    return {term: value / norm for term, value in weights.items()}
 
 
 def vote(neighbours: Iterable[Neighbour], power: float = 2.0) -> dict[str, float]:

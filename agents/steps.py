@@ -61,6 +61,9 @@ class StepContext:
     examples: list[dict[str, Any]] = field(default_factory=list)
     """The example bank's nearest examples, best first: ``text``, ``label``, ``language``,
     ``score`` (cosine similarity), ``id``; sent by the engine for a step with a bank."""
+    label_scores: dict[str, float] = field(default_factory=dict)
+    """Each label's similarity to all of its bank's examples (the best label 1.0), computed by
+    the engine beside the nearest examples (``LexicalIndex.label_scores``)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class StepRequest:
     """The output field the context's examples label (a step with an example bank)."""
     model_weight: float = 0.0
     """Weight of the model's answer beside the examples' vote (:func:`decide_label`)."""
+    centroid_weight: float = 0.0
+    """Weight of the context's ``label_scores`` beside the neighbours' vote."""
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> StepRequest:
@@ -87,6 +92,7 @@ class StepRequest:
             params=dict(payload.get("params") or {}),
             label_field=payload.get("label_field"),
             model_weight=float(payload.get("model_weight") or 0.0),
+            centroid_weight=float(payload.get("centroid_weight") or 0.0),
         )
 
     def to_payload(self) -> dict[str, Any]:
@@ -113,6 +119,8 @@ def _classify(generation: Generation, request: StepRequest) -> tuple[dict[str, A
         model_label if isinstance(model_label, str) else None,
         request.context.examples,
         request.model_weight,
+        request.context.label_scores,
+        request.centroid_weight,
     )
     notes = []
     if label is not None and label != model_label:

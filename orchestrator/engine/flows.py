@@ -90,6 +90,7 @@ def step_request(spec: LlmStep, context: StepContext) -> StepRequest:
         params=dict(spec.params),
         label_field=spec.examples.field if spec.examples else None,
         model_weight=spec.examples.model_weight if spec.examples else 0.0,
+        centroid_weight=spec.examples.centroid_weight if spec.examples else 0.0,
     )
 
 
@@ -103,8 +104,9 @@ def with_examples(
     found, version = bank.nearest(
         session, procedure, spec.name, context.text, context.request_language, spec.examples.k
     )
+    scores = bank.label_scores(session, procedure, spec.name, context.text)
     recorded = {"examples": [e["id"] for e in found], "bank_version": list(version)}
-    return dataclasses.replace(context, examples=found), recorded
+    return dataclasses.replace(context, examples=found, label_scores=scores), recorded
 
 
 def run_llm_step(

@@ -10,7 +10,8 @@ from typing import Any
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 SYSTEM_NAMES = {
     "step": "the step",
-    "vote": "its examples' vote",
+    "vote": "its nearest examples' vote",
+    "labels": "its label scores alone",
     "model": "its model alone",
     "lexical_1nn": "lexical 1-NN baseline",
     "majority": "majority-class baseline",

@@ -297,6 +297,9 @@ def _answers(step: StepUnderTest, item: Item, result: dict[str, Any]) -> dict[st
     if decision:
         shares = decision.get("vote") or {}
         answers["vote"] = max(shares, key=lambda label: shares[label]) if shares else None
+        labels = decision.get("labels") or {}
+        if labels:
+            answers["labels"] = max(labels, key=lambda label: labels[label])
         answers["model"] = decision.get("model")
     if step.baseline is not None:
         nearest = step.baseline.search(item.text, 1)

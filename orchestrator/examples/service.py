@@ -161,6 +161,12 @@ def nearest(
     return as_payload(index, text, language, k), version
 
 
+def label_scores(session: Session, procedure: str, step: str, text: str) -> dict[str, float]:
+    """Each label's similarity to all of its enabled examples (the best label 1.0)."""
+    index, _ = bank_index(session, procedure, step)
+    return index.label_scores(text)
+
+
 def as_payload(index: LexicalIndex, text: str, language: str, k: int) -> list[dict[str, Any]]:
     return [
         {

@@ -168,6 +168,15 @@ class ExampleBank(Strict):
         le=1.0,
         description="Weight of the model's own answer beside the neighbours' vote (0 to 1)",
     )
+    centroid_weight: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Weight of each label's similarity to all of its examples beside the nearest "
+            "neighbours' vote (0 to 1)"
+        ),
+    )
 
 
 class LlmStep(StepBase):

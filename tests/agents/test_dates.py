@@ -24,6 +24,13 @@ from agents.dates import birth_date, find_dates, words_to_number
         ("né le trois mai deux mille seize", "2016-05-03"),
         ("date de naissance : 1990-07-22", "1990-07-22"),
         ("né le 08/09/1979 à Oujda", "1979-09-08"),
+        ("المزدادة بتاريخ ٢٠١٥/٠٩/٠١.", "2015-09-01"),
+        ("المزدادة في الخامس من شهر مارس عام ألف وتسعمائة وخمسة وتسعين بمكناس", "1995-03-05"),
+        ("المولود في العاشر من تشرين الأول 2014", "2014-10-10"),
+        ("ولد يوم الحادي والعشرين من يوليوز ألفين وعشرين", "2020-07-21"),
+        ("tzad nhar tlata f chhar sab3a 2012", "2012-07-03"),
+        ("تزاديت نهار 14 فالشهر 2 عام 1998", "1998-02-14"),
+        ("تزاد نهار خمسطاش ف شهر جوج 1990", "1990-02-15"),
     ],
 )
 def test_the_birth_date_is_read_from_the_text(text: str, iso: str) -> None:
@@ -56,3 +63,20 @@ def test_numbers_in_words() -> None:
     assert words_to_number("deux mille seize") == 2016
     assert words_to_number("twenty-one") == 21
     assert words_to_number("bonjour") is None
+
+
+def test_a_wedding_or_a_death_date_beside_the_birth_word_is_not_the_birth_date() -> None:
+    assert birth_date("howa tzad f Casa. tzewwejna nhar 6/7/2019 ila kan khass chi haja") is None
+    married = "تزوجنا في 14 فبراير 2018، ورزقنا بابنتنا سلمى يوم 2 يناير 2020 بمدينة الجديدة"
+    found = birth_date(married)
+    assert found is not None and found.iso == "2020-01-02"
+    died = "والدتي المتوفاة في 3 كانون الثاني 2023، وهي مولودة في الخامس من آذار عام 1950"
+    found = birth_date(died)
+    assert found is not None and found.iso == "1950-03-05"
+
+
+def test_arabic_and_darija_numbers_in_words() -> None:
+    assert words_to_number("ألف وتسعمائة وخمسة وتسعين") == 1995
+    assert words_to_number("ألفين وعشرين") == 2020
+    assert words_to_number("الحادي والعشرين") == 21
+    assert words_to_number("sab3a") == 7

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agents.classify import decide_label
 from agents.evidence import locate, span_of, verify
 from agents.extraction import cue_spans, with_evidence
@@ -57,6 +59,69 @@ def test_cues_read_each_fact_where_the_request_introduces_it() -> None:
     assert found["father_name"] == "Yassir Fikri" and "mother_name" not in found
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Ses parents étaient Abdelkader Tazi et Zineb Bennis. Il est né à Fès.",
+            {
+                "father_name": "Abdelkader Tazi",
+                "mother_name": "Zineb Bennis",
+                "place_of_birth": "Fès",
+            },
+        ),
+        (
+            "a copy for my wife Nora Benkirane, daughter of Jalil Benkirane and Souad Tber",
+            {
+                "person_name": "Nora Benkirane",
+                "father_name": "Jalil Benkirane",
+                "mother_name": "Souad Tber",
+            },
+        ),
+        (
+            "Bonjour, je demande un extrait pour ma mère, Mme Aicha Bouzid, née vers 1952 à Taza.",
+            {"person_name": "Aicha Bouzid", "place_of_birth": "Taza"},
+        ),
+        (
+            "I was born in Essaouira. My name is Latifa Hajji and my mother is Mina Chafik.",
+            {
+                "person_name": "Latifa Hajji",
+                "mother_name": "Mina Chafik",
+                "place_of_birth": "Essaouira",
+            },
+        ),
+        (
+            "hi i need birth certifcate of me, my name is yassine benomar, i was born 07/12/2000 "
+            "in meknes. my fathers name is brahim",
+            {"person_name": "yassine benomar", "father_name": "brahim", "place_of_birth": "meknes"},
+        ),
+        (
+            "عقد ازدياد والدتي المرحومة زهرة الفاسي، وهي مولودة في فاس، "
+            "بنت أحمد الفاسي وفاطمة الشرقاوي.",
+            {
+                "person_name": "زهرة الفاسي",
+                "place_of_birth": "فاس",
+                "father_name": "أحمد الفاسي",
+                "mother_name": "فاطمة الشرقاوي",
+            },
+        ),
+        (
+            "الازدياد ديال ولدي يونس بن موسى، مزيود 06/05/2010 ف الرشيدية",
+            {"person_name": "يونس بن موسى", "place_of_birth": "الرشيدية"},
+        ),
+        (
+            "سلام، ولدي ريان بنعمر تزاد نهار 9 شتنبر 2018، بغيت نسجلو ف المدرسة.",
+            {"person_name": "ريان بنعمر"},
+        ),
+    ],
+)
+def test_cues_in_the_ways_citizens_name_people_and_places(
+    text: str, expected: dict[str, str]
+) -> None:
+    found = {field: text[a:b] for field, (a, b) in cue_spans(text).items()}
+    assert found == expected
+
+
 def test_the_control_plane_refuses_a_span_that_does_not_hold_the_value() -> None:
     forged = {
         "person_name": "Karim Tazi",
@@ -90,3 +155,16 @@ def test_the_examples_vote_decides_and_the_model_answer_is_kept_as_evidence() ->
     assert label == "taxation"
     label, evidence = decide_label("other", [], model_weight=0.0)
     assert label == "other" and evidence["method"] == "model"
+
+
+def test_the_label_scores_can_outweigh_two_close_neighbours() -> None:
+    examples = [
+        {"id": 1, "text": "a", "label": "health", "language": "fr", "score": 0.5},
+        {"id": 2, "text": "b", "label": "taxation", "language": "fr", "score": 0.45},
+    ]
+    scores = {"taxation": 1.0, "health": 0.4, "other": 0.2}
+    label, _ = decide_label(None, examples, 0.0, scores, centroid_weight=0.0)
+    assert label == "health"
+    label, evidence = decide_label(None, examples, 0.0, scores, centroid_weight=0.3)
+    assert label == "taxation" and evidence["method"] == "vote+labels"
+    assert evidence["labels"] == {"taxation": 1.0, "health": 0.4, "other": 0.2}

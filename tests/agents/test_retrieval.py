@@ -46,3 +46,11 @@ def test_vote_weighs_the_closest_examples_most() -> None:
     assert max(shares, key=lambda label: shares[label]) == "health"
     assert abs(sum(shares.values()) - 1) < 1e-3
     assert vote([]) == {}
+
+
+def test_label_scores_weigh_every_example_of_a_label() -> None:
+    index = LexicalIndex(BANK)
+    scores = index.label_scores("fin nsajel bnti f l'école, l9raya bdat")
+    assert max(scores, key=lambda label: scores[label]) == "education"
+    assert max(scores.values()) == 1.0 and set(scores) <= {e.label for e in BANK}
+    assert index.label_scores("") == {}

@@ -33,7 +33,7 @@ def test_a_case_is_stored_queued_with_its_planned_steps_even_without_redis(api: 
     assert case["status"] == "queued"
     assert case["reference"].startswith("IDR-")
     assert [s["name"] for s in case["steps"]] == TRIAGE_STEPS
-    assert case["procedure_version"] == 3
+    assert case["procedure_version"] == 4
     assert case["due_at"] is not None and case["overdue"] is False
     assert all(s["status"] == "pending" for s in case["steps"])
     assert response.headers["Location"] == f"/api/v1/cases/{case['id']}"
@@ -140,7 +140,7 @@ def test_list_filters_and_pages(api: TestClient) -> None:
 def test_procedures_lists_the_seeded_triage(api: TestClient) -> None:
     procedures = api.get("/api/v1/procedures").json()
     triage = next(p for p in procedures if p["name"] == TRIAGE)
-    assert triage["version"] == 3
+    assert triage["version"] == 4
     assert triage["steps"] == TRIAGE_STEPS
     assert any(f["name"] == "cin" for f in triage["applicant_fields"])
 

@@ -535,7 +535,7 @@ def test_reject_edit_and_a_new_version_leaves_running_cases_on_theirs(base: Stac
     cases = [submit(base, body), submit(base, body)]
     rejected_case, edited_case = wait_all(base, [case["id"] for case in cases])
     assert {rejected_case["status"], edited_case["status"]} == {"awaiting_approval"}
-    newer = variant_of_triage("citizen-request-triage", {}, version=4)
+    newer = variant_of_triage("citizen-request-triage", {}, version=5)
     newer = newer.model_copy(update={"steps": [s for s in newer.steps if s.name != "extract"]})
     assert publish_on(base, newer)
     decide(base, rejected_case["id"], "youssef", {"decision": "reject", "reason": "Doublon"})
@@ -544,14 +544,14 @@ def test_reject_edit_and_a_new_version_leaves_running_cases_on_theirs(base: Stac
     rejected, edited = wait_all(base, [rejected_case["id"], edited_case["id"]])
     assert rejected["status"] == "rejected" and "Doublon" in rejected["status_detail"]
     assert rejected["steps"][-1]["status"] == "cancelled" and rejected["documents"] == []
-    assert edited["status"] == "completed" and edited["procedure_version"] == 3
-    assert [s["name"] for s in edited["steps"]] == TRIAGE_STEPS  # v3's steps, not v4's
+    assert edited["status"] == "completed" and edited["procedure_version"] == 4
+    assert [s["name"] for s in edited["steps"]] == TRIAGE_STEPS  # v4's steps, not v5's
     draft = edited["steps"][2]
     assert draft["edited_output"]["letter"] == letter and draft["output"]["letter"] != letter
     assert edited["steps"][3]["output"]["decision"] == "edited"
     assert_delivered(base, edited, "Réf. corrigée.")
     new_case = submit(base, body)
-    assert new_case["procedure_version"] == 4 and len(new_case["steps"]) == 4
+    assert new_case["procedure_version"] == 5 and len(new_case["steps"]) == 4
     httpx.post(
         f"{_api(base)}/api/v1/cases/{new_case['id']}/cancel", headers=clerk(base), timeout=10
     )

@@ -34,7 +34,7 @@ def test_published_versions_are_immutable(database_url: str) -> None:
         changed = definition.model_copy(update={"title": "Another title"})
         with pytest.raises(ProcedureError, match="immutable"):
             publish(session, changed)
-        newer = definition.model_copy(update={"version": 4, "title": "Another title"})
+        newer = definition.model_copy(update={"version": 5, "title": "Another title"})
         assert publish(session, newer)[1]
         older = definition.model_copy(update={"version": 2, "title": "Older"})
         with pytest.raises(ProcedureError, match="higher number"):
