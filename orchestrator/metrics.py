@@ -48,19 +48,20 @@ from sqlmodel import Session, col, select
 from agents.contract import node_queue
 from orchestrator.audit.models import AuditEntry, AuditHead
 from orchestrator.auth.deps import ReadMetrics
+from orchestrator.cases.lifecycle import NOT_CLOSED_CASE_STATUSES, OPEN_CASE_STATUSES
 from orchestrator.cases.models import Case, CaseStatus, CaseStep
 from orchestrator.db import utc, utcnow
 from orchestrator.deps import SessionDep, SettingsDep
 from orchestrator.nodes import service as nodes
 from orchestrator.nodes.models import Health, Schedule
-from orchestrator.nodes.router import state_of
 from orchestrator.settings import Settings
 from workers.metrics import LATENCY_BUCKETS, RATE_BUCKETS
 
 router = APIRouter(tags=["metrics"])
 
-OPEN_CASES = (CaseStatus.queued, CaseStatus.running, CaseStatus.awaiting_approval)
-NOT_FINAL_CASES = (*OPEN_CASES, CaseStatus.failed)
+OPEN_CASES = [status for status in CaseStatus if status in OPEN_CASE_STATUSES]
+NOT_CLOSED_CASES = [status for status in CaseStatus if status in NOT_CLOSED_CASE_STATUSES]
+"""The lifecycle's sets in the statuses' order, the order the gauges list them in."""
 CASE_ENDINGS = {
     "case.completed": "completed",
     "case.failed": "failed",
@@ -138,7 +139,9 @@ class ControlPlane:
             health = nodes.health_of(node, self.settings, now)
             is_ready = health == Health.ready
             takes = node.schedule == Schedule.active
-            info.add_metric([node.name, node.pool, state_of(node, health), node.schedule.value], 1)
+            info.add_metric(
+                [node.name, node.pool, nodes.state_of(node, health), node.schedule.value], 1
+            )
             ready.add_metric([node.name], float(is_ready))
             schedulable.add_metric([node.name], float(takes))
             age.add_metric([node.name], (now - utc(node.last_heartbeat_at)).total_seconds())
@@ -158,11 +161,11 @@ class ControlPlane:
         counted = dict(
             self.session.exec(
                 select(Case.status, func.count())
-                .where(col(Case.status).in_(NOT_FINAL_CASES))
+                .where(col(Case.status).in_(NOT_CLOSED_CASES))
                 .group_by(col(Case.status))
             ).all()
         )
-        for case_status in NOT_FINAL_CASES:
+        for case_status in NOT_CLOSED_CASES:
             cases.add_metric([case_status.value], counted.get(case_status, 0))
         yield cases
         steps = _gauge(

@@ -1,5 +1,7 @@
 """Opening, deciding and escalating approvals. A decision is one transaction: the approval,
-the step, the draft's correction and the case move together or not at all."""
+the step, the draft's correction and the case move together or not at all. The case and its
+steps move through :mod:`orchestrator.cases.lifecycle`, from ``awaiting_approval`` only; the
+approval's own status (pending, approved, rejected, cancelled) is this module's."""
 
 from __future__ import annotations
 
@@ -13,9 +15,9 @@ from sqlmodel import Session, col, select
 from orchestrator.approvals.models import Approval, ApprovalStatus, Decision
 from orchestrator.approvals.schemas import ApprovalPublic, DecisionCreate
 from orchestrator.audit import events
-from orchestrator.auth.directory import Actor
-from orchestrator.cases.models import FINAL_CASE_STATUSES, Case, CaseStatus, CaseStep, StepStatus
-from orchestrator.cases.transitions import move_case
+from orchestrator.auth.actor import Actor
+from orchestrator.cases import lifecycle
+from orchestrator.cases.models import Case, CaseStatus, CaseStep, StepStatus
 from orchestrator.db import as_utc, utc, utcnow
 from orchestrator.errors import Conflict, Forbidden, InvalidInput, NotFound
 from orchestrator.procedures import service as procedures
@@ -186,13 +188,28 @@ def _claim(
         raise Conflict("this approval was decided by someone else a moment ago")
 
 
-def _move_case(session: Session, case_id: str, **values: Any) -> None:
-    if not move_case(session, case_id, CaseStatus.awaiting_approval, **values):
+def _move_case(session: Session, case_id: str, to: CaseStatus, **values: Any) -> None:
+    """Move the case on from the approval it waits for; a 409 when it no longer waits."""
+    if not lifecycle.move_case(session, case_id, to, from_=CaseStatus.awaiting_approval, **values):
         session.rollback()
         case = session.get(Case, case_id)
         raise Conflict(
             f"the case is {case.status if case else 'gone'}, not awaiting approval; "
             "nothing was changed"
+        )
+
+
+def _end_step(session: Session, approval: Approval, to: StepStatus, **values: Any) -> None:
+    """The approval step's end, from ``awaiting_approval`` only; a 409 when it no longer
+    waits."""
+    if not lifecycle.move_step(
+        session, approval.step_id, to, from_=StepStatus.awaiting_approval, **values
+    ):
+        session.rollback()
+        step = session.get(CaseStep, approval.step_id)
+        raise Conflict(
+            f"the step {approval.step_name} is {step.status if step else 'gone'}, not awaiting "
+            "approval; nothing was changed"
         )
 
 
@@ -209,7 +226,7 @@ def _continue_case(
     _move_case(
         session,
         approval.case_id,
-        status=CaseStatus.queued,
+        CaseStatus.queued,
         status_detail=f"{approval.step_name} {verb} by {actor.display_name}; continuing",
         next_attempt_at=now,
         attempts=0,
@@ -221,9 +238,7 @@ def _continue_case(
         "decided_at": now.isoformat(),
         "reason": reason,
     }
-    _set_step(
-        session, approval.step_id, status=StepStatus.succeeded, output=output, finished_at=now
-    )
+    _end_step(session, approval, StepStatus.succeeded, output=output, finished_at=now)
     if edited is not None:
         session.execute(
             update(CaseStep)
@@ -239,27 +254,13 @@ def _reject_case(
     _move_case(
         session,
         approval.case_id,
-        status=CaseStatus.rejected,
+        CaseStatus.rejected,
         status_detail=f"{approval.step_name} rejected by {actor.display_name}: {reason}"[:500],
         finished_at=now,
     )
     output = {"decision": "rejected", "decided_by": actor.name, "reason": reason}
-    _set_step(session, approval.step_id, status=StepStatus.rejected, output=output, finished_at=now)
-    skip_pending_steps(session, approval.case_id)
-
-
-def _set_step(session: Session, step_id: int, **values: Any) -> None:
-    session.execute(update(CaseStep).where(col(CaseStep.id) == step_id).values(**values))
-
-
-def skip_pending_steps(session: Session, case_id: str) -> None:
-    """Steps that will never run once a case is rejected or cancelled say so."""
-    session.execute(
-        update(CaseStep)
-        .where(col(CaseStep.case_id) == case_id)
-        .where(col(CaseStep.status).in_([StepStatus.pending, StepStatus.awaiting_approval]))
-        .values(status=StepStatus.cancelled)
-    )
+    _end_step(session, approval, StepStatus.rejected, output=output, finished_at=now)
+    lifecycle.move_steps(session, approval.case_id, StepStatus.cancelled)  # they never run
 
 
 def cancel_open_approvals(session: Session, case_id: str) -> None:
@@ -325,7 +326,7 @@ def mark_overdue_cases(session: Session, now: datetime) -> int:
     result = session.execute(
         update(Case)
         .where(col(Case.due_at) <= now, col(Case.overdue).is_(False))
-        .where(col(Case.status).not_in(sorted(FINAL_CASE_STATUSES)))
+        .where(col(Case.status).not_in(sorted(lifecycle.CLOSED_CASE_STATUSES)))
         .values(overdue=True)
     )
     session.commit()

@@ -21,7 +21,7 @@ from orchestrator.audit.schemas import (
     CheckpointPublic,
     TimelineEvent,
 )
-from orchestrator.auth.directory import Actor
+from orchestrator.auth.actor import Actor
 from orchestrator.cases.service import find_case
 from orchestrator.db import utc
 from orchestrator.errors import Forbidden, InvalidInput

@@ -1,5 +1,6 @@
-"""Who is acting, and may they. Routes declare ``Depends(require(Permission.x))`` and get the
-signed-in :class:`Actor`; services receive that actor and scope what they return by it."""
+"""Who is acting, and may they. Routes declare ``Depends(Requires(Permission.x))`` (through
+the aliases below: ``ReadNodes``, ``ManageNodes``…) and get the signed-in :class:`Actor`;
+services receive that actor and scope what they return by it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from orchestrator.auth import tokens
-from orchestrator.auth.directory import Actor
+from orchestrator.auth.actor import Actor
 from orchestrator.auth.models import ApiToken
 from orchestrator.auth.permissions import Permission, permissions_of
 from orchestrator.auth.users import actor_of

@@ -1,31 +1,19 @@
-"""The seed directory of people (``seeds/users.yaml``) and :class:`Actor`, the signed-in user
-services receive. ``idara migrate`` adds the seed people that the ``users`` table does not hold
-yet; from then on the table is the truth (``idara users ...``). Roles, groups and unit always
-come from the server, never from the caller.
+"""The seed directory of people (``seeds/users.yaml``), each read as an
+:class:`~orchestrator.auth.actor.Actor`. ``idara migrate`` adds the seed people that the
+``users`` table does not hold yet; from then on the table is the truth (``idara users ...``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
+from orchestrator.auth.actor import Actor
+
 ROLES = ("clerk", "supervisor", "ops", "auditor", "admin", "node")
 """``node`` is the service identity nodes register and heartbeat as (join tokens)."""
-
-
-@dataclass(frozen=True)
-class Actor:
-    name: str
-    display_name: str
-    roles: frozenset[str] = field(default_factory=frozenset)
-    groups: frozenset[str] = field(default_factory=frozenset)
-    unit: str | None = None
-
-    def has_role(self, role: str) -> bool:
-        return role in self.roles
 
 
 class DirectoryError(Exception):

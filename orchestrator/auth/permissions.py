@@ -1,6 +1,6 @@
 """What each role may do, in one table. Every route declares one permission with
-:func:`orchestrator.auth.deps.require` (or is listed in ``PUBLIC_PATHS``); the role-matrix test
-walks the app's routes against this table, so a new route cannot be left unchecked."""
+:class:`orchestrator.auth.deps.Requires` (or is listed in ``PUBLIC_PATHS``); the role-matrix
+test walks the app's routes against this table, so a new route cannot be left unchecked."""
 
 from __future__ import annotations
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-from datetime import timedelta
 
 from fastapi import APIRouter, Cookie, Query, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -11,8 +10,8 @@ from pydantic import BaseModel, Field
 
 from orchestrator.auth import oidc, users
 from orchestrator.auth.deps import SESSION_COOKIE, OwnSession, TokenDep
+from orchestrator.auth.session_cookie import secure, set_session_cookie
 from orchestrator.deps import SessionDep, SettingsDep
-from orchestrator.settings import Settings
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -83,7 +82,7 @@ def oidc_login(settings: SettingsDep) -> RedirectResponse:
         path=oidc.FLOW_COOKIE_PATH,
         httponly=True,
         samesite="lax",  # Strict would drop it on the provider's redirect back
-        secure=_secure(settings),
+        secure=secure(settings),
     )
     return response
 
@@ -118,22 +117,6 @@ def oidc_callback(
         path=oidc.FLOW_COOKIE_PATH,
         httponly=True,
         samesite="lax",
-        secure=_secure(settings),
+        secure=secure(settings),
     )
     return response
-
-
-def _secure(settings: Settings) -> bool:
-    return settings.api_base_url.startswith("https://")
-
-
-def set_session_cookie(response: Response, token: str, settings: Settings) -> None:
-    """The HttpOnly, SameSite=Strict session cookie the web interface signs in with."""
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=int(timedelta(hours=settings.session_hours).total_seconds()),
-        httponly=True,
-        samesite="strict",
-        secure=_secure(settings),
-    )

@@ -11,7 +11,8 @@ from sqlmodel import Session, col, select
 
 from orchestrator.audit import chain
 from orchestrator.auth import passwords, throttle, tokens
-from orchestrator.auth.directory import ROLES, Actor, load_directory
+from orchestrator.auth.actor import Actor
+from orchestrator.auth.directory import ROLES, load_directory
 from orchestrator.auth.models import ApiToken, User
 from orchestrator.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from orchestrator.settings import Settings

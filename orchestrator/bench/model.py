@@ -24,15 +24,16 @@ from sqlmodel import Session, col, select
 from agents.catalogue import Catalogue, load_trusted
 from agents.prompts import load_prompt_ref
 from agents.runtime import LlamaRuntime
+from orchestrator import client
 from orchestrator.audit.models import AuditEntry, AuditPayload
 from orchestrator.bench import cpu
 from orchestrator.bench.figures import CaseRecord, StepRecord, Throughput
+from orchestrator.cases.lifecycle import SETTLED_CASE_STATUSES, WAITING_CASE_STATUSES
 from orchestrator.cases.models import Case, CaseStep
-from orchestrator.cli import client
-from orchestrator.cli.demo import DEMO_CLERK, demo_people, load_requests, start_stack
-from orchestrator.cli.stack import DEFAULT_MODEL
 from orchestrator.db import make_engine
+from orchestrator.demo import DEMO_CLERK, demo_people, load_requests
 from orchestrator.settings import Settings
+from orchestrator.stack import DEFAULT_MODEL, start_stack
 
 TRIAGE = "citizen-request-triage"
 WARM_UP_SCHEMA = {
@@ -145,8 +146,8 @@ def wait_settled(
         check_alive()
         with Session(engine) as session:
             rows = session.exec(select(Case).where(col(Case.id).in_(case_ids))).all()
-        ended = [case for case in rows if case.status in client.SETTLED]
-        failed = [case for case in ended if case.status != "awaiting_approval"]
+        ended = [case for case in rows if case.status in SETTLED_CASE_STATUSES]
+        failed = [case for case in ended if case.status not in WAITING_CASE_STATUSES]
         if failed:
             case = failed[0]
             raise BenchError(f"case {case.reference} ended {case.status}: {case.error}")

@@ -11,6 +11,9 @@ from orchestrator.db import utcnow
 
 
 class CaseStatus(StrEnum):
+    """A case's status; which moves between them are allowed, and the sets that group them,
+    are :mod:`orchestrator.cases.lifecycle`'s."""
+
     queued = "queued"
     running = "running"
     awaiting_approval = "awaiting_approval"
@@ -20,10 +23,9 @@ class CaseStatus(StrEnum):
     cancelled = "cancelled"
 
 
-FINAL_CASE_STATUSES = {CaseStatus.completed, CaseStatus.rejected, CaseStatus.cancelled}
-
-
 class StepStatus(StrEnum):
+    """A step's status (see :mod:`orchestrator.cases.lifecycle`)."""
+
     pending = "pending"
     dispatched = "dispatched"
     running = "running"
@@ -33,9 +35,6 @@ class StepStatus(StrEnum):
     failed = "failed"
     rejected = "rejected"
     cancelled = "cancelled"
-
-
-DONE_STEP_STATUSES = {StepStatus.succeeded, StepStatus.skipped}
 
 
 def _ts() -> Any:

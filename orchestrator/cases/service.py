@@ -1,4 +1,6 @@
-"""Filing and reading cases. A case and all its planned steps are written in one transaction."""
+"""Filing, reading, resuming and cancelling cases. A case and all its planned steps are written
+in one transaction, the case ``queued`` and its steps ``pending``; a resume or a cancel moves
+them through :mod:`orchestrator.cases.lifecycle`, from the status the case was read in."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import false, or_, update
+from sqlalchemy import false, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
@@ -19,10 +21,10 @@ from agents.language import detect_language, reply_language
 from orchestrator.approvals import service as approvals
 from orchestrator.approvals.models import Approval
 from orchestrator.audit import events
-from orchestrator.auth.directory import Actor
+from orchestrator.auth.actor import Actor
+from orchestrator.cases import lifecycle
 from orchestrator.cases.models import Case, CaseStatus, CaseStep, StepStatus
 from orchestrator.cases.schemas import ApplicantValue, CaseCreate
-from orchestrator.cases.transitions import move_case
 from orchestrator.db import utcnow
 from orchestrator.errors import (
     Conflict,
@@ -154,6 +156,7 @@ def _new_case(
     now = utcnow()
     written = data.language or detect_language(data.text)
     assert procedure.id is not None
+    # filed queued, as the model's default: the lifecycle's first status (its steps pending)
     return Case(
         id=case_id,
         reference=f"IDR-{now:%Y%m%d}-{case_id[:8].upper()}",
@@ -164,7 +167,6 @@ def _new_case(
         request_language=written,
         request_text=data.text,
         applicant=applicant,
-        status=CaseStatus.queued,
         status_detail="queued for the engine",
         idempotency_key=idempotency_key,
         request_sha256=digest,
@@ -332,19 +334,10 @@ def list_cases(
     return rows, int(session.exec(count).one())
 
 
-RESUMABLE = {CaseStatus.failed}
-CANCELLABLE = {
-    CaseStatus.queued,
-    CaseStatus.running,
-    CaseStatus.awaiting_approval,
-    CaseStatus.failed,
-}
-
-
 def resume_case(session: Session, key: str, actor: Actor) -> Case:
     """Queue a failed case again from its failed step; finished steps are not run again."""
     case = visible_case(session, key, actor)
-    if case.status not in RESUMABLE:
+    if case.status not in lifecycle.RESUMABLE_CASE_STATUSES:
         raise Conflict(
             f"case {case.reference} is {case.status}; only a failed case can be resumed",
             status=case.status,
@@ -353,16 +346,12 @@ def resume_case(session: Session, key: str, actor: Actor) -> Case:
         select(CaseStep).where(CaseStep.case_id == case.id, CaseStep.status == StepStatus.failed)
     ).all()
     names = [step.name for step in failed]
-    session.execute(
-        update(CaseStep)
-        .where(col(CaseStep.case_id) == case.id, col(CaseStep.status) == StepStatus.failed)
-        .values(status=StepStatus.pending, error=None)
-    )
+    lifecycle.move_steps(session, case.id, StepStatus.pending, from_=StepStatus.failed, error=None)
     _transition(
         session,
         case,
+        CaseStatus.queued,
         CaseStatus.failed,
-        status=CaseStatus.queued,
         status_detail=f"resumed from step {', '.join(names) or '(next)'}",
         error=None,
         finished_at=None,
@@ -377,7 +366,7 @@ def resume_case(session: Session, key: str, actor: Actor) -> Case:
 
 def cancel_case(session: Session, key: str, reason: str | None, actor: Actor) -> Case:
     case = visible_case(session, key, actor)
-    if case.status not in CANCELLABLE:
+    if case.status not in lifecycle.CANCELLABLE_CASE_STATUSES:
         raise Conflict(
             f"case {case.reference} is {case.status}; it can no longer be cancelled",
             status=case.status,
@@ -386,8 +375,8 @@ def cancel_case(session: Session, key: str, reason: str | None, actor: Actor) ->
     _transition(
         session,
         case,
+        CaseStatus.cancelled,
         case.status,
-        status=CaseStatus.cancelled,
         status_detail=detail[:500],
         finished_at=utcnow(),
     )
@@ -397,7 +386,7 @@ def cancel_case(session: Session, key: str, reason: str | None, actor: Actor) ->
         )
     ).all()
     approvals.cancel_open_approvals(session, case.id)
-    approvals.skip_pending_steps(session, case.id)
+    lifecycle.move_steps(session, case.id, StepStatus.cancelled)  # they never run
     endings = [events.step_finished(session, step_id, actor.name) for step_id in waiting if step_id]
     for ending in endings:
         ending.record(session)
@@ -409,8 +398,9 @@ def cancel_case(session: Session, key: str, reason: str | None, actor: Actor) ->
     return case
 
 
-def _transition(session: Session, case: Case, expected: str, **values: Any) -> None:
-    """Move a case only from the status it was read in; a concurrent change wins with a 409."""
-    if not move_case(session, case.id, expected, **values):
+def _transition(session: Session, case: Case, to: CaseStatus, read: str, **values: Any) -> None:
+    """Move a case only from the status it was ``read`` in; a concurrent change wins with a
+    409."""
+    if not lifecycle.move_case(session, case.id, to, from_=read, **values):
         session.rollback()
         raise Conflict(f"case {case.reference} changed meanwhile; read it again and retry")

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from orchestrator.cli import client
+from orchestrator import client
 from orchestrator.cli.options import TokenOpt
 
 app = typer.Typer(help="A supervisor's approvals: list, show, decide.", no_args_is_help=True)

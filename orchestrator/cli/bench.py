@@ -293,8 +293,8 @@ def _measuring() -> Iterator[Callable[[str, int, int], None]]:
     start, a case that fails, a model refused for the replay) ends with its reason, exit 1."""
     from agents.errors import AgentError
     from orchestrator.bench.model import BenchError
-    from orchestrator.cli.client import ApiError
-    from orchestrator.cli.stack import StackError
+    from orchestrator.client import ApiError
+    from orchestrator.stack import StackError
 
     try:
         with _bars() as advance:

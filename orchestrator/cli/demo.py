@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,52 +11,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlmodel import Session
 
-from orchestrator.audit import events, exporter
+from orchestrator import client
+from orchestrator.audit import exporter
 from orchestrator.audit.verify import verify_path
-from orchestrator.auth import users
-from orchestrator.cli import client
-from orchestrator.cli.models import install_for_stack
-from orchestrator.cli.stack import Stack, StackError
+from orchestrator.cli.case_view import print_case
 from orchestrator.db import make_engine
-from orchestrator.seeding import prepare_database
+from orchestrator.demo import DEMO_CLERK, DemoPerson, demo_people, load_requests
 from orchestrator.settings import Settings, get_settings
 from orchestrator.sovereignty import egress
-
-DONE_STEPS = {"succeeded", "skipped", "failed", "rejected", "cancelled"}
-
-
-def start_stack(settings: Settings, models: list[str], console: Console, **shape: Any) -> Stack:
-    """``shape``: fields of :class:`Stack` a benchmark sets (its node module, nodes, threads)."""
-    stack = Stack(settings, models=models, **shape)
-    workers = "node worker" if stack.nodes == 1 else f"{stack.nodes} node workers"
-    steps = [
-        ("Redis (broker)", stack.start_redis),
-        ("signed model catalogue", lambda: install_for_stack(settings)),
-        ("Prefect server (the first start takes about 25 s)", stack.start_prefect),
-        ("database migrations and procedures", lambda: prepare_database(settings)),
-        (workers, stack.start_worker),
-        ("API", stack.start_api),
-        ("engine", stack.start_engine),
-        (f"{workers}: models loaded and listening", stack.wait_for_worker),
-    ]
-    try:
-        with console.status("") as status:
-            for label, action in steps:
-                status.update(f"starting {label}…")
-                started = time.perf_counter()
-                action()
-                console.print(f"  [green]✓[/] {label} ({time.perf_counter() - started:.1f} s)")
-    except BaseException:
-        stack.stop()
-        raise
-    return stack
-
-
-def load_requests(directory: Path) -> list[tuple[str, dict[str, Any]]]:
-    files = sorted(directory.glob("*.json"))
-    if not files:
-        raise StackError(f"no request files (*.json) in {directory}")
-    return [(path.name, json.loads(path.read_text(encoding="utf-8"))) for path in files]
+from orchestrator.stack import Stack, StackError, start_stack
 
 
 def run_demo(console: Console, keep_running: bool, requests_dir: Path | None) -> int:
@@ -81,7 +42,7 @@ def run_demo(console: Console, keep_running: bool, requests_dir: Path | None) ->
         _approve_all(waiting, people, console)
         finished = _follow(cases, stack, console, "delivery", clerk)
         for case in finished:
-            client.print_case(case, console)
+            print_case(case, console)
         failed = [c["reference"] for c in finished if c["status"] != "completed"]
         elapsed = time.perf_counter() - started
         if failed:
@@ -149,36 +110,6 @@ def _report_egress(console: Console) -> None:
     )
 
 
-DEMO_CLERK = "amina"
-
-
-@dataclass(frozen=True)
-class DemoPerson:
-    name: str
-    groups: frozenset[str]
-    token: str
-
-
-def demo_people(settings: Settings) -> dict[str, DemoPerson]:
-    """The clerk and the supervisors the demo plays, each with an API token made for this run
-    (valid one day), as ops would make them with ``idara tokens create``."""
-    engine = make_engine(settings.effective_database_url)
-    people = {}
-    try:
-        with Session(engine) as session:
-            for user in users.list_users(session):
-                if user.disabled or not (user.name == DEMO_CLERK or "supervisor" in user.roles):
-                    continue
-                _, token = users.create_token(session, user.name, "demo", events.SYSTEM, 1)
-                people[user.name] = DemoPerson(user.name, frozenset(user.groups), token)
-            session.commit()
-    finally:
-        engine.dispose()
-    if DEMO_CLERK not in people:
-        raise StackError(f"the demo files its requests as {DEMO_CLERK}, who is not an active user")
-    return people
-
-
 def _submit_all(
     requests: list[tuple[str, dict[str, Any]]], clerk: DemoPerson
 ) -> list[dict[str, Any]]:
@@ -222,7 +153,10 @@ def _follow(
             stack.check_alive()
             current = [client.get_case(case["id"], clerk.token) for case in cases]
             done = sum(
-                1 for case in current for step in case["steps"] if step["status"] in DONE_STEPS
+                1
+                for case in current
+                for step in case["steps"]
+                if step["status"] in client.ENDED_STEPS
             )
             running = [c for c in current if c["status"] not in client.SETTLED]
             detail = running[0]["status_detail"] if running else "done"

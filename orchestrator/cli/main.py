@@ -76,9 +76,8 @@ def up(
     ] = "smollm2-135m",
 ) -> None:
     """Run the stack in the foreground (Redis, Prefect, API, engine, node); Ctrl-C stops it."""
-    from orchestrator.cli.demo import start_stack
-    from orchestrator.cli.stack import StackError
     from orchestrator.settings import get_settings
+    from orchestrator.stack import StackError, start_stack
 
     settings = get_settings()
     try:
@@ -128,7 +127,8 @@ def submit(
     token: TokenOpt = None,
 ) -> None:
     """File a request with a running API: {"procedure", "text", "language", "applicant"}."""
-    from orchestrator.cli import client
+    from orchestrator import client
+    from orchestrator.cli.case_view import print_case, wait_for
 
     try:
         raw = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
@@ -142,8 +142,8 @@ def submit(
             f"case [bold]{case['reference']}[/] ({case['id']}) {case['status']}: {case['url']}"
         )
         if wait:
-            case = client.wait_for(case["id"], console, token=token)
-            client.print_case(case, console)
+            case = wait_for(case["id"], console, token=token)
+            print_case(case, console)
     except client.ApiError as exc:
         _fail(str(exc))
 
@@ -153,10 +153,11 @@ def status(
     case_id: Annotated[str, typer.Argument(help="Case id or reference")], token: TokenOpt = None
 ) -> None:
     """Show a case's status and every step's result."""
-    from orchestrator.cli import client
+    from orchestrator import client
+    from orchestrator.cli.case_view import print_case
 
     try:
-        client.print_case(client.get_case(case_id, token), console)
+        print_case(client.get_case(case_id, token), console)
     except client.ApiError as exc:
         _fail(str(exc))
 
@@ -166,7 +167,7 @@ def resume(
     case_id: Annotated[str, typer.Argument(help="Case id or reference")], token: TokenOpt = None
 ) -> None:
     """Run a failed case again from its failed step (the finished steps are not re-run)."""
-    from orchestrator.cli import client
+    from orchestrator import client
 
     try:
         case = client.resume(case_id, token)
@@ -183,7 +184,7 @@ def cancel(
     token: TokenOpt = None,
 ) -> None:
     """Cancel a case that has not ended; its open approvals are withdrawn."""
-    from orchestrator.cli import client
+    from orchestrator import client
 
     try:
         case = client.cancel(case_id, reason, token)

@@ -31,7 +31,7 @@ from agents.catalogue import Catalogue
 from agents.errors import ModelUnavailableError
 from agents.manifest import ModelEntry, parse_manifest, read_manifest_bytes, verified_model_path
 from agents.manifest import Progress as Advance
-from orchestrator.settings import Settings, get_settings
+from orchestrator.settings import get_settings
 
 app = typer.Typer(
     help="The signed model catalogue: add, list, verify and remove GGUF models.",
@@ -66,19 +66,6 @@ def _bar(label: str, total: int) -> Iterator[Advance]:
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(label, total=total)
         yield lambda size: progress.advance(task, size)
-
-
-def install_for_stack(settings: Settings) -> None:
-    """The stack's first step: the catalogue made from the seed on the first start, then
-    verified as the node will verify it (quick: nothing is hashed once it exists). Raises
-    ``StackError`` saying why, before any service starts."""
-    from orchestrator.cli.stack import StackError
-
-    where = Catalogue.from_settings(settings)
-    try:
-        catalogue.ensure_installed(where)
-    except ModelUnavailableError as exc:
-        raise StackError(f"{exc} (check it with `idara models verify`)") from exc
 
 
 @app.command()

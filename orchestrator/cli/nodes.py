@@ -1,7 +1,8 @@
 """``idara node start`` (on a node machine) and ``idara nodes …`` (on the control plane).
 
-``idara nodes`` works on the database, as ``idara users`` does; each change is an audit entry
-whose actor is ``cli:<login>``."""
+``idara nodes`` works on the database, as ``idara users`` does; each change is a use case of
+:mod:`orchestrator.nodes.service` (which commits it), an audit entry whose actor is
+``cli:<login>``."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from orchestrator.audit import events
 from orchestrator.cli.users import _on_database, token_table
 from orchestrator.nodes import service
 from orchestrator.nodes.models import Schedule
+from orchestrator.nodes.schemas import NodeOut
 from orchestrator.settings import Settings, get_settings
 
 node_app = typer.Typer(help="Run this machine as a node.", no_args_is_help=True)
@@ -29,16 +31,6 @@ console = Console()
 err = Console(stderr=True)
 
 NodeArg = Annotated[str, typer.Argument(help="The node's name (`idara nodes list`)")]
-
-
-def parse_labels(text: str) -> dict[str, str]:
-    """``gpu,site=rabat`` → ``{"gpu": "true", "site": "rabat"}``."""
-    labels = {}
-    for part in (p.strip() for p in text.split(",")):
-        if part:
-            key, _, value = part.partition("=")
-            labels[key.strip()] = value.strip() or "true"
-    return labels
 
 
 @node_app.command("start")
@@ -79,7 +71,7 @@ def start(
         token=token,
         name=name or node_name(settings),
         pool=pool or settings.node_pool,
-        labels=parse_labels(labels if labels is not None else settings.node_labels),
+        labels=service.parse_labels(labels if labels is not None else settings.node_labels),
         models=served,
         concurrency=concurrency,
         facts=node_facts(),
@@ -141,8 +133,6 @@ def _fail(message: str) -> None:
 @nodes_app.command("list")
 def list_nodes() -> None:
     """Every node: state, pool, labels, models, running steps, heartbeat age, hardware."""
-    from orchestrator.nodes.router import NodeOut
-
     settings = get_settings()
     rows = _on_database(
         lambda session: [NodeOut.of(n, settings) for n in service.list_nodes(session)]
@@ -169,12 +159,10 @@ def _coloured(state: str) -> str:
 
 
 def _set(name: str, schedule: Schedule, what: str) -> None:
-    from orchestrator.nodes import control
-
-    node = _on_database(
-        lambda session: service.set_schedule(session, name, schedule, events.cli_actor())
+    _on_database(
+        lambda session: service.change_schedule(session, name, schedule, events.cli_actor()),
+        commit=False,
     )
-    control.tell(node)
     console.print(f"[green]{what}:[/] {name}")
 
 
@@ -203,7 +191,10 @@ def remove(
 ) -> None:
     """Forget a node that is gone."""
     settings = get_settings()
-    _on_database(lambda session: service.remove(session, name, events.cli_actor(), settings, force))
+    _on_database(
+        lambda session: service.remove(session, name, events.cli_actor(), settings, force),
+        commit=False,
+    )
     console.print(f"[green]removed:[/] {name}")
 
 
@@ -223,7 +214,7 @@ def create_join_token(
         )
         return row.id, token
 
-    token_id, token = _on_database(create)
+    token_id, token = _on_database(create, commit=False)
     err.print(f"join token {token_id}; shown once, keep it safe:")
     print(token)
 

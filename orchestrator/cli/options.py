@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-TOKEN_ENV = "IDARA_TOKEN"
+from orchestrator.client import TOKEN_ENV
 
 TokenOpt = Annotated[
     str | None,

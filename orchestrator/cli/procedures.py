@@ -14,6 +14,7 @@ from rich.table import Table
 from orchestrator.audit import events
 from orchestrator.db import migrated_session
 from orchestrator.procedures import service
+from orchestrator.procedures.json_schema import procedure_json_schema
 from orchestrator.procedures.schemas import ProcedureDefinition
 from orchestrator.settings import get_settings
 
@@ -80,10 +81,3 @@ def list_versions() -> None:
 def schema() -> None:
     """Print the JSON Schema of the procedure format (docs/procedure.schema.json)."""
     print(json.dumps(procedure_json_schema(), indent=2, ensure_ascii=False))
-
-
-def procedure_json_schema() -> dict[str, object]:
-    schema = ProcedureDefinition.model_json_schema(by_alias=True)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "idara procedure"
-    return schema

@@ -34,12 +34,14 @@ T = TypeVar("T")
 NameArg = Annotated[str, typer.Argument(help="User name (lowercase, e.g. amina)")]
 
 
-def _on_database(action: Callable[..., T]) -> T:
-    """Run ``action(session)`` in one transaction; a refusal is printed and exits 1."""
+def _on_database(action: Callable[..., T], *, commit: bool = True) -> T:
+    """Run ``action(session)`` in one transaction; a refusal is printed and exits 1.
+    ``commit=False`` for a use case that commits itself (the nodes' do)."""
     try:
         with migrated_session(get_settings().effective_database_url) as session:
             result = action(session)
-            session.commit()
+            if commit:
+                session.commit()
             return result
     except IdaraError as exc:
         err.print(f"[bold red]refused:[/] {escape(exc.message)}", soft_wrap=True)

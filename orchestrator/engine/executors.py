@@ -1,5 +1,7 @@
 """The steps the engine runs itself (rule, tool, human approval, deliver). Each stores its
-result on the step row; the agent (llm) steps go to nodes, see :mod:`orchestrator.engine.flows`.
+result on the step row through :mod:`orchestrator.cases.lifecycle`, and a failure as
+:func:`lifecycle.fail_step` does every step's; the agent (llm) steps go to nodes, see
+:mod:`orchestrator.engine.flows`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from sqlmodel import Session
 from agents.tools import ToolContext, ToolError, run_tool
 from orchestrator.approvals import service as approvals
 from orchestrator.audit import events
+from orchestrator.cases import lifecycle
+from orchestrator.cases.lifecycle import StepFailed
 from orchestrator.cases.models import Case, CaseStep, StepStatus
 from orchestrator.db import session_scope, utc, utcnow
 from orchestrator.documents.render import DocumentError, DocumentInput, render_document
@@ -28,15 +32,6 @@ from orchestrator.procedures.schemas import (
     ToolStep,
 )
 from orchestrator.settings import get_settings
-
-
-class StepFailed(Exception):
-    """A step ended without a usable result. ``kind`` (timeout, node_error, invalid_output,
-    model_unavailable, agent_error, tool_error) decides whether its retry policy tries again."""
-
-    def __init__(self, message: str, kind: str = "agent_error") -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 def namespace(case: Case, outputs: dict[str, Any]) -> dict[str, Any]:
@@ -119,7 +114,7 @@ def open_approval(
         drafts = [session.get(CaseStep, steps[name].id) for name in spec.editable if name in steps]
         draft = next((d for d in drafts if d and d.status == StepStatus.succeeded), None)
         approval = approvals.open_approval(session, case, step, spec, draft)
-        state.set_step(session, step_id, status=StepStatus.awaiting_approval, started_at=utcnow())
+        lifecycle.write_step(session, step_id, StepStatus.awaiting_approval, started_at=utcnow())
         detail = (
             f"awaiting approval by {approval.group} (due {utc(approval.due_at):%Y-%m-%d %H:%M} UTC)"
         )
@@ -204,29 +199,28 @@ def _deliver_failed(step_id: int, spec: DeliverStep, reason: str) -> StepFailed:
     return _failed(step_id, f"step {spec.name}: cannot deliver the document: {reason}")
 
 
-def _failed(step_id: int, error: str, kind: str = "agent_error", **values: Any) -> StepFailed:
-    """Record the step's failure; return the exception that fails (or retries) it."""
+def _failed(
+    step_id: int,
+    error: str,
+    kind: str = "agent_error",
+    also: Callable[[Session], None] | None = None,
+    **values: Any,
+) -> StepFailed:
+    """Record the step's failure (an attempt more); return the exception that fails (or
+    retries) it."""
     with session_scope() as session:
-        state.set_step(
-            session,
-            step_id,
-            finished=True,
-            status=StepStatus.failed,
-            error=error,
-            finished_at=utcnow(),
-            attempts=CaseStep.attempts + 1,
-            **values,
+        return lifecycle.fail_step(
+            session, step_id, kind, error, also=also, attempts=CaseStep.attempts + 1, **values
         )
-    return StepFailed(error, kind)
 
 
 def _succeed(step_id: int, output: dict[str, Any], **values: Any) -> None:
     with session_scope() as session:
-        state.set_step(
+        lifecycle.write_step(
             session,
             step_id,
+            StepStatus.succeeded,
             finished=True,
-            status=StepStatus.succeeded,
             output=output,
             error=None,
             finished_at=utcnow(),

@@ -30,10 +30,11 @@ from prefect.runtime import task_run
 from agents import evidence
 from agents.contract import ErrorKind, FailedReply, MalformedReply, node_queue, parse_reply
 from agents.steps import StepContext, StepRequest, output_sha256, prompt_of
-from orchestrator.cases.models import DONE_STEP_STATUSES, CaseStatus, CaseStep, StepStatus
+from orchestrator.cases import lifecycle
+from orchestrator.cases.lifecycle import DONE_STEP_STATUSES, IN_FLIGHT_STEP_STATUSES, StepFailed
+from orchestrator.cases.models import CaseStatus, CaseStep, StepStatus
 from orchestrator.db import session_scope, utcnow
 from orchestrator.engine import dispatch, executors, placement, state
-from orchestrator.engine.executors import StepFailed
 from orchestrator.engine.placement import Placement
 from orchestrator.examples import service as bank
 from orchestrator.nodes import service as nodes
@@ -137,7 +138,7 @@ def run_llm_step(
 
         def started() -> None:
             running = state.case_detail(case_id, f"step {spec.name}: running")
-            state.set_step(session, step_id, status=StepStatus.running, also=running)
+            lifecycle.write_step(session, step_id, StepStatus.running, also=running)
 
         try:
             reply = dispatch.wait_for_result(
@@ -155,17 +156,16 @@ def run_llm_step(
                 f"step {spec.name}: {exc}; is a node serving model {spec.model!r} "
                 f"on queue {placed.queue} running?"
             )
-            state.mark_step_failed(session, step, error)
-            raise StepFailed(error, ErrorKind.timeout) from exc
+            raise lifecycle.fail_step(session, step_id, ErrorKind.timeout, error) from exc
         except dispatch.StepCrashed as exc:
-            state.mark_step_failed(session, step, f"step {spec.name}: {exc}")
-            raise StepFailed(f"step {spec.name}: {exc}", ErrorKind.node_error) from exc
+            error = f"step {spec.name}: {exc}"
+            raise lifecycle.fail_step(session, step_id, ErrorKind.node_error, error) from exc
         return _store_reply(session, step_id, spec, reply, time.perf_counter() - sent, context.text)
 
 
 def _dispatched_before(step: CaseStep) -> tuple[str | None, str | None]:
     """The task and queue of a step already sent (by this engine before a restart)."""
-    if step.status in {StepStatus.dispatched, StepStatus.running} and step.task_id:
+    if step.status in IN_FLIGHT_STEP_STATUSES and step.task_id:
         return step.task_id, step.queue
     return None, None
 
@@ -187,10 +187,10 @@ def _dispatch(
         node = placement.choose(session, spec)
         placed = Placement(spec, str(uuid.uuid4()), payload, node_queue(node.name), report)
         queued = f"step {spec.name}: queued on node {node.name} ({spec.model})"
-        state.set_step(
+        lifecycle.write_step(
             session,
             step.id,
-            status=StepStatus.dispatched,
+            StepStatus.dispatched,
             task_id=placed.task_id,
             queue=placed.queue,
             model=spec.model,
@@ -210,7 +210,7 @@ def _dispatch(
     try:
         dispatch.send_step(get_celery(), placed.task_id, spec.model, placed.queue, payload)
     except dispatch.BrokerUnavailable:  # never sent: the next run sends it afresh
-        state.set_step(session, step.id, status=StepStatus.pending, task_id=None)
+        lifecycle.write_step(session, step.id, StepStatus.pending, task_id=None)
         raise
     return placed
 
@@ -236,23 +236,16 @@ def _store_reply(
     text: str,
 ) -> dict[str, Any]:
     """Store what the node replied (``agents.contract``): the checked output of an ok reply,
-    or the failure, raised as :class:`StepFailed` with its kind; a reply that does not parse
-    fails the step as a ``node_error``."""
+    or the failure (:func:`lifecycle.fail_step`), raised as :class:`StepFailed` with its kind; a
+    reply that does not parse fails the step as a ``node_error``. A step that already has its
+    result keeps it (the lifecycle writes a result once)."""
     name = spec.name
     try:
         reply = parse_reply(raw)
     except MalformedReply as exc:
         node = raw.get("node") if isinstance(raw, dict) else None
         error = f"step {name}: node {node} sent a reply this engine cannot read: {exc}"
-        state.set_step(
-            session,
-            step_id,
-            finished=True,
-            status=StepStatus.failed,
-            error=error,
-            finished_at=utcnow(),
-        )
-        raise StepFailed(error, ErrorKind.node_error) from exc
+        raise lifecycle.fail_step(session, step_id, ErrorKind.node_error, error) from exc
     common: dict[str, Any] = {
         "node": reply.node,
         "model_sha256": reply.model_sha256,
@@ -260,19 +253,15 @@ def _store_reply(
     }
     if isinstance(reply, FailedReply):
         error = f"step {name} failed on node {reply.node}: {reply.error}"
-        state.set_step(
-            session, step_id, finished=True, status=StepStatus.failed, error=error, **common
-        )
-        raise StepFailed(error, reply.error_kind)
+        raise lifecycle.fail_step(session, step_id, reply.error_kind, error, **common)
     result = reply.result
     output, dropped = checked_output(spec, result.output, text)
-    state.set_step(
+    lifecycle.write_step(
         session,
         step_id,
+        StepStatus.succeeded,
         finished=True,
-        unless=StepStatus.succeeded,
         messages=result.messages,
-        status=StepStatus.succeeded,
         error=None,
         output=output,
         notes=[*result.notes, *dropped],

@@ -20,7 +20,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from agents.contract import node_of, node_queue
-from orchestrator.cases.models import Case, CaseStatus, CaseStep, StepStatus
+from orchestrator.cases.lifecycle import IN_FLIGHT_STEP_STATUSES
+from orchestrator.cases.models import Case, CaseStatus, CaseStep
 from orchestrator.db import session_scope
 from orchestrator.engine import dispatch
 from orchestrator.nodes import service as nodes
@@ -56,7 +57,7 @@ def in_flight(session: Session) -> dict[str, int]:
         select(CaseStep.queue, func.count())
         .join(Case, col(Case.id) == col(CaseStep.case_id))
         .where(col(Case.status) == CaseStatus.running)
-        .where(col(CaseStep.status).in_([StepStatus.dispatched, StepStatus.running]))
+        .where(col(CaseStep.status).in_(sorted(IN_FLIGHT_STEP_STATUSES)))
         .group_by(col(CaseStep.queue))
     ).all()
     counts = {}

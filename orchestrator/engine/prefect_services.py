@@ -5,7 +5,7 @@ Each case run is a Prefect task run called outside any flow (see
 events, and the task run recorder is the service that turns them into task runs. The others
 (scheduler, late runs, automations, event persister…) serve features idara does not use, and
 cost CPU. Every way of starting the server sets these variables: ``idara up`` and the tests
-(``orchestrator/cli/stack.py``), systemd, compose and Helm (checked in ``tests/deploy``).
+(``orchestrator/stack.py``), systemd, compose and Helm (checked in ``tests/deploy``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""The engine's writes to the database: every state change of a case or step, committed at once."""
+"""The engine's side of the case lifecycle: what it reads of a case, and its writes, each
+committed at once. Every status change of a case or a step is a move of
+:mod:`orchestrator.cases.lifecycle`; a case moves here only from ``running`` (or ``queued``, when
+claimed), so a case cancelled meanwhile is never overwritten."""
 
 from __future__ import annotations
 
@@ -7,21 +10,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from orchestrator.audit import events
+from orchestrator.cases import lifecycle
 from orchestrator.cases.models import Case, CaseStatus, CaseStep, StepStatus
-from orchestrator.cases.transitions import move_case
 from orchestrator.db import utcnow
 from orchestrator.procedures.models import Procedure
 from orchestrator.procedures.schemas import ProcedureDefinition
 
 MAX_ENGINE_ATTEMPTS = 5
-_STEPS = CaseStep.__table__  # type: ignore[attr-defined]
-"""Steps are updated with Core statements on the table, not the ORM's bulk UPDATE (its
-bookkeeping showed in profiles, and a step's row is re-read with ``populate_existing``
-wherever the engine needs it after a change)."""
 
 
 @dataclass
@@ -61,18 +59,15 @@ def claim_due_cases(session: Session, limit: int) -> list[tuple[str, str]]:
     ).all()
     claimed = []
     for case_id, reference in candidates:
-        result = session.execute(
-            update(Case)
-            .where(col(Case.id) == case_id, col(Case.status) == CaseStatus.queued)
-            .values(
-                status=CaseStatus.running,
-                status_detail="starting",
-                updated_at=now,
-                started_at=now,
-                attempts=Case.attempts + 1,
-            )
-        )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
+        if lifecycle.move_case(
+            session,
+            case_id,
+            CaseStatus.running,
+            status_detail="starting",
+            updated_at=now,
+            started_at=now,
+            attempts=Case.attempts + 1,
+        ):
             claimed.append((case_id, reference))
     session.commit()
     return claimed
@@ -85,29 +80,34 @@ def requeue_orphans(
 ) -> int:
     """Cases marked running that no thread runs go back to the queue: at engine start, those a
     dead engine left; later, any but ``running_here`` (the cases this engine's threads run)."""
-    orphans = col(Case.status) == CaseStatus.running
-    if running_here:
-        orphans = orphans & col(Case.id).not_in(list(running_here))
-    result = session.execute(
-        update(Case)
-        .where(orphans)
-        .values(
-            status=CaseStatus.queued,
-            status_detail=detail,
-            next_attempt_at=utcnow(),
-            updated_at=utcnow(),
-        )
+    others = [col(Case.id).not_in(list(running_here))] if running_here else []
+    count = lifecycle.move_cases(
+        session,
+        CaseStatus.queued,
+        *others,
+        from_=CaseStatus.running,
+        status_detail=detail,
+        next_attempt_at=utcnow(),
+        updated_at=utcnow(),
     )
     session.commit()
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return count
 
 
 def set_case(
-    session: Session, case_id: str, event: tuple[str, dict[str, Any]] | None = None, **values: Any
+    session: Session,
+    case_id: str,
+    to: CaseStatus | None = None,
+    event: tuple[str, dict[str, Any]] | None = None,
+    **values: Any,
 ) -> bool:
-    """Update a case the engine is running, with the audit ``event`` (kind, data) the change
-    makes. A case cancelled meanwhile is left as it is; returns whether it was still running."""
-    moved = move_case(session, case_id, CaseStatus.running, **values)
+    """Write a case the engine is running: move it to ``to`` (or only write ``values``), with
+    the audit ``event`` (kind, data) the change makes. A case cancelled meanwhile is left as it
+    is; returns whether it was still running."""
+    if to is None:
+        moved = lifecycle.update_case(session, case_id, while_in=CaseStatus.running, **values)
+    else:
+        moved = lifecycle.move_case(session, case_id, to, from_=CaseStatus.running, **values)
     if moved and event is not None:
         events.case_changed(session, case_id, event[0], events.ENGINE, event[1])
     session.commit()
@@ -115,11 +115,12 @@ def set_case(
 
 
 def case_detail(case_id: str, detail: str) -> Callable[[Session], None]:
-    """The running case's status line, for :func:`set_step`'s ``also``: written in the step
-    change's transaction rather than one of its own."""
+    """The running case's status line, for the ``also`` of a step's write
+    (:func:`lifecycle.write_step`): written in the step change's transaction rather than one
+    of its own."""
 
     def write(session: Session) -> None:
-        move_case(session, case_id, CaseStatus.running, status_detail=detail)
+        lifecycle.update_case(session, case_id, while_in=CaseStatus.running, status_detail=detail)
 
     return write
 
@@ -130,7 +131,7 @@ def case_status(session: Session, case_id: str) -> str:
 
 
 def pause_for_approval(session: Session, case_id: str, detail: str) -> None:
-    set_case(session, case_id, status=CaseStatus.awaiting_approval, status_detail=detail)
+    set_case(session, case_id, CaseStatus.awaiting_approval, status_detail=detail)
 
 
 def set_step(
@@ -139,25 +140,15 @@ def set_step(
     finished: bool = False,
     messages: list[dict[str, str]] | None = None,
     also: Callable[[Session], None] | None = None,
-    unless: str | None = None,
     **values: Any,
 ) -> None:
-    """Update a step; a ``finished`` step's end is recorded in the audit log in the same
-    transaction (with its rendered prompt ``messages``, and whatever ``also`` records).
-    A step already in the status ``unless`` is left as it is: a result is written once."""
-    statement = update(_STEPS).where(_STEPS.c.id == step_id)
-    if unless is not None:
-        statement = statement.where(_STEPS.c.status != unless)
-    session.flush()  # as the ORM would before a statement of its own: pending writes first
-    if session.connection().execute(statement.values(**values)).rowcount == 0:
-        session.commit()
-        return
-    ending = events.step_finished(session, step_id, messages=messages) if finished else None
-    if also is not None:
-        also(session)
-    if ending is not None:
-        ending.record(session)
-    session.commit()
+    """Write a step's fields (its queue, its task), committed with whatever ``also`` records;
+    a ``status`` among ``values`` moves the step as :func:`lifecycle.write_step` does any
+    move (a ``finished`` step's end is recorded in the audit log)."""
+    to = values.pop("status", None)
+    lifecycle.write_step(
+        session, step_id, to, finished=finished, messages=messages, also=also, **values
+    )
 
 
 def record_step_started(session: Session, case: Case, step_id: int, attempt: int) -> None:
@@ -171,7 +162,7 @@ def complete_case(session: Session, case_id: str) -> None:
     set_case(
         session,
         case_id,
-        status=CaseStatus.completed,
+        CaseStatus.completed,
         event=("case.completed", {}),
         status_detail="all steps done",
         finished_at=utcnow(),
@@ -183,8 +174,8 @@ def fail_case(session: Session, case_id: str, error: str) -> None:
     set_case(
         session,
         case_id,
+        CaseStatus.failed,
         event=("case.failed", {"error_sha256": events.keep(session, "error", error, case_id)}),
-        status=CaseStatus.failed,
         status_detail="failed",
         error=error,
         finished_at=utcnow(),
@@ -203,26 +194,26 @@ def requeue_case(session: Session, case_id: str, reason: str, count_attempt: boo
     set_case(
         session,
         case_id,
-        status=CaseStatus.queued,
+        CaseStatus.queued,
         status_detail=f"waiting: {reason}; retrying in {delay} s",
         next_attempt_at=utcnow() + timedelta(seconds=delay),
     )
 
 
 def mark_step_failed(session: Session, step: CaseStep, error: str) -> None:
+    """Record a step's failure with no kind to retry on (the engine's own failures name
+    theirs: :func:`lifecycle.fail_step`)."""
     assert step.id is not None
-    set_step(
-        session, step.id, finished=True, status=StepStatus.failed, error=error, finished_at=utcnow()
-    )
+    lifecycle.fail_step(session, step.id, "agent_error", error)
 
 
 def skip_step(session: Session, step_id: int, reason: str) -> None:
     now = utcnow()
-    set_step(
+    lifecycle.write_step(
         session,
         step_id,
+        StepStatus.skipped,
         finished=True,
-        status=StepStatus.skipped,
         notes=[reason],
         output=None,
         started_at=now,

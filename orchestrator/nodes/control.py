@@ -9,14 +9,17 @@ from __future__ import annotations
 import logging
 
 from agents.contract import node_queue
-from orchestrator.engine.dispatch import BROKER_ERRORS
 from orchestrator.nodes.models import Node, Schedule
-from workers.celery_app import get_celery
 
 log = logging.getLogger(__name__)
 
 
 def tell(node: Node) -> None:
+    # Celery loads here, on the first change, not with every `idara` command (the CLI imports
+    # orchestrator.nodes.service, which calls this).
+    from orchestrator.engine.dispatch import BROKER_ERRORS
+    from workers.celery_app import get_celery
+
     celery_app = get_celery()
     destination = [f"node@{node.name}"]
     try:

@@ -2,7 +2,11 @@
 
 A node is ``ready`` while its heartbeats arrive (``IDARA_NODE_NOT_READY_AFTER_S``); its
 ``schedule`` (active, cordoned, draining) is what ops asked and lives in the database, so it
-survives restarts of the node and of the control plane. Every change is an audit entry."""
+survives restarts of the node and of the control plane. Every change is an audit entry.
+
+The functions the faces call for a change (the API's routes, the ops page, ``idara nodes``) are
+the use cases: each commits its change, and :func:`change_schedule` then tells the node. The
+others (:func:`set_schedule`, :func:`mark_missing`) only flush, for a caller's transaction."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from orchestrator.auth import tokens, users
 from orchestrator.auth.models import ApiToken, User
 from orchestrator.db import utc, utcnow
 from orchestrator.errors import Conflict, NotFound
+from orchestrator.nodes import control
 from orchestrator.nodes.models import Health, Node, Schedule
 from orchestrator.settings import Settings
 
@@ -47,8 +52,19 @@ def get(session: Session, name: str) -> Node:
     return node
 
 
+def parse_labels(text: str) -> dict[str, str]:
+    """``gpu,site=rabat`` → ``{"gpu": "true", "site": "rabat"}`` (``IDARA_NODE_LABELS``)."""
+    labels = {}
+    for part in (p.strip() for p in text.split(",")):
+        if part:
+            key, _, value = part.partition("=")
+            labels[key.strip()] = value.strip() or "true"
+    return labels
+
+
 def register(session: Session, data: Registration) -> Node:
-    """Add the node, or refresh what it says of itself; its schedule is kept as ops left it."""
+    """Add the node, or refresh what it says of itself; its schedule is kept as ops left it.
+    Committed."""
     node = session.get(Node, data.name)
     first = node is None
     if node is None:
@@ -73,13 +89,15 @@ def register(session: Session, data: Registration) -> Node:
         },
         node=data.name,
     )
+    session.commit()
     return node
 
 
 def heartbeat(
     session: Session, name: str, running: int, model_errors: dict[str, str] | None = None
 ) -> Node:
-    """A node says it is alive, how many steps it runs, and which models it could not load."""
+    """A node says it is alive, how many steps it runs, and which models it could not load.
+    Committed."""
     node = get(session, name)
     was = node.health
     node.running, node.model_errors = max(0, running), dict(model_errors or {})
@@ -88,6 +106,7 @@ def heartbeat(
     session.flush()
     if was != Health.ready:
         chain.record(session, "node.ready", f"node:{name}", {"node": name}, node=name)
+    session.commit()
     return node
 
 
@@ -99,6 +118,8 @@ SCHEDULE_EVENTS = {
 
 
 def set_schedule(session: Session, name: str, schedule: Schedule, by: str) -> Node:
+    """Record what ops asked of the node (an audit entry when it changes); flushed, not
+    committed, and the node is not told: :func:`change_schedule` is the use case."""
     node = get(session, name)
     if node.schedule != schedule:
         previous = node.schedule
@@ -115,8 +136,18 @@ def set_schedule(session: Session, name: str, schedule: Schedule, by: str) -> No
     return node
 
 
+def change_schedule(session: Session, name: str, schedule: Schedule, by: str) -> Node:
+    """Ops cordon, drain or uncordon a node: the change is committed, then the node is told
+    at once (:func:`orchestrator.nodes.control.tell`; its next heartbeat carries it anyway)."""
+    node = set_schedule(session, name, schedule, by)
+    session.commit()
+    control.tell(node)
+    return node
+
+
 def remove(session: Session, name: str, by: str, settings: Settings, force: bool = False) -> None:
-    """Forget a node (a machine taken away); a ready one is refused unless ``force``."""
+    """Forget a node (a machine taken away); a ready one is refused unless ``force``.
+    Committed."""
     node = get(session, name)
     if health_of(node, settings) == Health.ready and not force:
         raise Conflict(
@@ -125,12 +156,22 @@ def remove(session: Session, name: str, by: str, settings: Settings, force: bool
     session.delete(node)
     session.flush()
     chain.record(session, "node.removed", by, {"node": name}, node=name)
+    session.commit()
 
 
 def health_of(node: Node, settings: Settings, now: datetime | None = None) -> Health:
     """Ready while its last heartbeat is recent, whatever the stored value says."""
     cutoff = (now or utcnow()) - timedelta(seconds=settings.node_not_ready_after_s)
     return Health.ready if utc(node.last_heartbeat_at) >= cutoff else Health.not_ready
+
+
+def state_of(node: Node, health: Health) -> str:
+    """One word for ops: not_ready first, then what ops asked, drained once nothing runs."""
+    if health == Health.not_ready:
+        return "not_ready"
+    if node.schedule == Schedule.draining and node.running == 0:
+        return "drained"
+    return node.schedule.value if node.schedule != Schedule.active else "ready"
 
 
 def mark_missing(session: Session, settings: Settings) -> list[str]:
@@ -245,9 +286,11 @@ def service_user(session: Session, by: str) -> User:
 def create_join_token(
     session: Session, label: str, by: str, days: int | None = None
 ) -> tuple[ApiToken, str]:
-    """A token a node registers and heartbeats with; shown once, revocable."""
+    """A token a node registers and heartbeats with; shown once, revocable. Committed."""
     service_user(session, by)
-    return users.create_token(session, SERVICE_USER, label, by, days, kind=JOIN)
+    made = users.create_token(session, SERVICE_USER, label, by, days, kind=JOIN)
+    session.commit()
+    return made
 
 
 def join_tokens(session: Session) -> list[ApiToken]:

@@ -151,8 +151,7 @@ def _guard_refuses() -> Line:
 def _web_interface() -> Line:
     """The pages, their stylesheet and script name no other host, and every page tells the
     browser to load nothing from one (its Content-Security-Policy)."""
-    from orchestrator.web.render import SECURITY_HEADERS, TEMPLATES_DIR
-    from orchestrator.web.router import STATIC_DIR
+    from orchestrator.web.render import SECURITY_HEADERS, STATIC_DIR, TEMPLATES_DIR
 
     what = "web interface: served by idara alone"
     files = [*TEMPLATES_DIR.glob("*.html"), *STATIC_DIR.glob("*")]

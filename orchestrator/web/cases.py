@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from orchestrator.auth.deps import FileCase, ManageCases, ReadCases
-from orchestrator.cases import service
+from orchestrator.cases import lifecycle, service
 from orchestrator.cases.models import CaseStatus
 from orchestrator.cases.schemas import CaseCreate, CasePublic, CaseSummary
 from orchestrator.deps import SessionDep, SettingsDep
@@ -51,7 +51,7 @@ def case_list(
         page_size=PAGE_SIZE,
         filter_status=wanted or "",
         statuses=list(CaseStatus),
-        final=all(item.status in labels.FINAL for item in items),
+        final=all(item.status in lifecycle.ENDED_CASE_STATUSES for item in items),
         labels=labels,
     )
 
@@ -118,10 +118,10 @@ def case_page(
             public, definition.applicant_fields if definition else [], page.language
         ),
         results=[s for s in public.steps if s.kind == "llm" and s.output],
-        final=public.status in labels.FINAL,
+        final=public.status in lifecycle.ENDED_CASE_STATUSES,
         labels=labels,
-        resumable=public.status in service.RESUMABLE,
-        cancellable=public.status in service.CANCELLABLE,
+        resumable=public.status in lifecycle.RESUMABLE_CASE_STATUSES,
+        cancellable=public.status in lifecycle.CANCELLABLE_CASE_STATUSES,
     )
 
 

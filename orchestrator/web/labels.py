@@ -39,8 +39,6 @@ APPROVAL_FILTERS = (
     ("", N_("All")),
 )
 LANGUAGE = {"fr": N_("French"), "ar": N_("Arabic"), "en": N_("English")}
-FINAL = frozenset({"completed", "failed", "rejected", "cancelled"})
-"""Case states after which a page stops refreshing itself (failed can be resumed by a clerk)."""
 
 
 def status(value: str | None) -> str:

@@ -18,10 +18,9 @@ from orchestrator.auth.deps import ManageNodes, ReadNodes
 from orchestrator.deps import SessionDep, SettingsDep
 from orchestrator.errors import NotFound
 from orchestrator.metrics import queue_lengths
-from orchestrator.nodes import control
 from orchestrator.nodes import service as nodes
 from orchestrator.nodes.models import Schedule
-from orchestrator.nodes.router import NodeOut
+from orchestrator.nodes.schemas import NodeOut
 from orchestrator.settings import Settings
 from orchestrator.web import labels
 from orchestrator.web.forms import PostedForm
@@ -85,9 +84,7 @@ def schedule(
     """Cordon (take nothing new), drain (take nothing new, finish what runs) or uncordon."""
     if action not in ACTIONS:
         raise NotFound(f"no node action {action!r}; use cordon, drain or uncordon")
-    node = nodes.set_schedule(session, name, ACTIONS[action], actor.name)
-    session.commit()
-    control.tell(node)
+    nodes.change_schedule(session, name, ACTIONS[action], actor.name)
     return see_other("/ui/ops")
 
 

@@ -15,8 +15,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session
 
+from orchestrator.auth.actor import Actor
 from orchestrator.auth.deps import SESSION_COOKIE
-from orchestrator.auth.directory import Actor
 from orchestrator.auth.models import User
 from orchestrator.auth.permissions import Permission, permissions_of
 from orchestrator.settings import Settings
@@ -24,6 +24,8 @@ from orchestrator.web import i18n
 from orchestrator.web.i18n import N_
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+"""The stylesheet and script the pages load (mounted at ``/ui/static``)."""
 LANGUAGE_COOKIE = "idara_language"
 SECURITY_HEADERS = {
     # Nothing from another host: no CDN, font or script (the interface runs offline).

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from orchestrator.web import approvals, audit, cases, ops, session
-
-STATIC_DIR = Path(__file__).parent / "static"
+from orchestrator.web.render import STATIC_DIR
 
 
 def mount(app: FastAPI) -> None:

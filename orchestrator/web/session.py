@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from orchestrator.auth import tokens, users
+from orchestrator.auth.actor import Actor
 from orchestrator.auth.deps import SESSION_COOKIE, OwnSession, TokenDep
-from orchestrator.auth.directory import Actor
 from orchestrator.auth.models import User
 from orchestrator.auth.permissions import Permission
-from orchestrator.auth.router import set_session_cookie
+from orchestrator.auth.session_cookie import set_session_cookie
 from orchestrator.auth.users import actor_of
 from orchestrator.deps import SessionDep, SettingsDep
 from orchestrator.errors import TooManyRequests, Unauthorized

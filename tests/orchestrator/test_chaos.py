@@ -25,10 +25,9 @@ import yaml
 from rich.console import Console
 from sqlalchemy import create_engine, text
 
-from orchestrator.cli.demo import start_stack
-from orchestrator.cli.stack import DEFAULT_MODEL, Stack
 from orchestrator.procedures.schemas import ProcedureDefinition
 from orchestrator.settings import Settings
+from orchestrator.stack import DEFAULT_MODEL, Stack, start_stack
 from tests.conftest import _create_database, _drop_database, free_port
 from tests.orchestrator.conftest import signed_in
 from tests.orchestrator.test_end_to_end import publish_on

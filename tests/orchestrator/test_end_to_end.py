@@ -27,14 +27,12 @@ from agents.catalogue import Catalogue, sign_manifest
 from agents.language import arabic_share, detect_language
 from agents.manifest import load_manifest
 from agents.prompts import load_prompt
-from orchestrator.cli.demo import start_stack
-from orchestrator.cli.models import install_for_stack
-from orchestrator.cli.stack import Stack
 from orchestrator.db import make_engine
 from orchestrator.procedures.schemas import ProcedureDefinition
 from orchestrator.procedures.service import publish
 from orchestrator.seeding import prepare_database
 from orchestrator.settings import Settings
+from orchestrator.stack import Stack, install_for_stack, start_stack
 from tests.conftest import _create_database, _drop_database, free_port, stack_settings
 from tests.orchestrator.conftest import signed_in
 from workers.settings import SEEDS_DIR

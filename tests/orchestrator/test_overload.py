@@ -28,11 +28,11 @@ from sqlmodel import Session
 from starlette.types import Message, Receive, Scope, Send
 
 from orchestrator.admission import AdmissionMiddleware
-from orchestrator.cli.stack import Stack
 from orchestrator.db import make_engine, session_scope
 from orchestrator.procedures.service import parse_definition, publish
 from orchestrator.seeding import prepare_database
 from orchestrator.settings import Settings, get_settings
+from orchestrator.stack import Stack
 from tests.conftest import free_port
 from tests.orchestrator.conftest import signed_in
 

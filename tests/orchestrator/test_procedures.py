@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from orchestrator.cli.procedures import procedure_json_schema
 from orchestrator.db import make_engine, migrate
 from orchestrator.procedures.conditions import holds
+from orchestrator.procedures.json_schema import procedure_json_schema
 from orchestrator.procedures.rules import evaluate
 from orchestrator.procedures.schemas import Condition, RuleStep
 from orchestrator.procedures.service import ProcedureError, load_definition, publish

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.cli.stack import Stack
 from orchestrator.engine import dispatch
 from orchestrator.settings import Settings
+from orchestrator.stack import Stack
 from tests.conftest import free_port
 from workers.celery_app import make_celery
 

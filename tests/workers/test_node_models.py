@@ -12,8 +12,8 @@ import pytest
 
 from agents.catalogue import Catalogue, NewModel, add_model, ops_signer
 from agents.errors import ModelUnavailableError
-from orchestrator.cli.models import install_for_stack
 from orchestrator.settings import get_settings
+from orchestrator.stack import install_for_stack
 from workers import node
 from workers.settings import get_node_settings
 

@@ -6,8 +6,8 @@ import pytest
 from typer.testing import CliRunner
 
 from orchestrator.cli.main import app
-from orchestrator.cli.stack import Stack
 from orchestrator.settings import Settings
+from orchestrator.stack import Stack
 
 runner = CliRunner()
 

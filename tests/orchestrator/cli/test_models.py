@@ -13,9 +13,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from orchestrator.cli.main import app as cli
-from orchestrator.cli.models import install_for_stack
-from orchestrator.cli.stack import Stack, StackError
 from orchestrator.settings import get_settings
+from orchestrator.stack import Stack, StackError, install_for_stack
 
 runner = CliRunner()
 SEED_MODEL = b"GGUF seed weights"

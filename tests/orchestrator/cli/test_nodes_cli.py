@@ -13,7 +13,6 @@ from typer.testing import CliRunner, Result
 
 from orchestrator.cli import nodes
 from orchestrator.cli.main import app as cli
-from orchestrator.cli.nodes import parse_labels
 from orchestrator.settings import get_settings
 from tests.conftest import free_port
 
@@ -73,11 +72,3 @@ def test_a_node_that_cannot_join_or_serve_says_why_and_exits(
         assert "cannot register with the control plane" in unreachable.output
     finally:
         get_settings.cache_clear()
-
-
-def test_labels_are_parsed_as_ops_write_them() -> None:
-    assert parse_labels("gpu, site=rabat,,tier = edge") == {
-        "gpu": "true",
-        "site": "rabat",
-        "tier": "edge",
-    }

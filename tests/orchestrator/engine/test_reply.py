@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from agents.contract import ErrorKind
+from orchestrator.cases.lifecycle import StepFailed
 from orchestrator.cases.models import CaseStep, StepStatus
 from orchestrator.db import session_scope
 from orchestrator.engine import flows, state
-from orchestrator.engine.executors import StepFailed
 from orchestrator.procedures.schemas import LlmStep
 from tests.orchestrator.test_approvals_api import _publish
 

@@ -225,3 +225,11 @@ def test_unknown_nodes_and_removing_a_live_one(api: TestClient) -> None:
     _age("old", 60)
     assert api.delete("/api/v1/nodes/old", headers=as_user(OPS)).status_code == 204
     assert "old" not in _listed(api)
+
+
+def test_labels_are_parsed_as_ops_write_them() -> None:
+    assert service.parse_labels("gpu, site=rabat,,tier = edge") == {
+        "gpu": "true",
+        "site": "rabat",
+        "tier": "edge",
+    }

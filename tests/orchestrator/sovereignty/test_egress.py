@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.cli.models import install_for_stack
-from orchestrator.cli.stack import BOOT_DIR
 from orchestrator.settings import Settings
+from orchestrator.stack import BOOT_DIR, install_for_stack
 
 CONNECT = """
 import socket, sys

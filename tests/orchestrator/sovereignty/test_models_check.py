@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 from agents.catalogue import Catalogue, ops_signer
-from orchestrator.cli.models import install_for_stack
 from orchestrator.settings import Settings
 from orchestrator.sovereignty.check import Line, _models
+from orchestrator.stack import install_for_stack
 
 TINY = b"GGUF tiny weights"
 

@@ -20,9 +20,8 @@ from rich.console import Console
 from sqlmodel import Session
 
 from orchestrator.auth import users
-from orchestrator.cli.demo import start_stack
-from orchestrator.cli.stack import Stack
 from orchestrator.db import make_engine
+from orchestrator.stack import Stack, start_stack
 from tests.conftest import stack_settings
 from workers.settings import SEEDS_DIR
 

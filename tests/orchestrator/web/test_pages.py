@@ -20,8 +20,7 @@ from orchestrator.db import get_engine, utcnow
 from orchestrator.nodes import service as nodes
 from orchestrator.nodes.models import Node, Schedule
 from orchestrator.web.approvals import diff_of
-from orchestrator.web.render import TEMPLATES_DIR
-from orchestrator.web.router import STATIC_DIR
+from orchestrator.web.render import STATIC_DIR, TEMPLATES_DIR
 from tests.orchestrator.conftest import as_user
 from tests.orchestrator.test_approvals_api import DRAFT
 from tests.orchestrator.test_approvals_api import _to_approval as to_approval

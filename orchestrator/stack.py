@@ -1,5 +1,6 @@
 """Starts and stops the local stack: Redis, Prefect server, API, engine and its node workers
-(one, unless a benchmark asks for more).
+(one, unless a benchmark asks for more). ``idara up`` and ``idara demo`` run it, and so do the
+benchmarks (``orchestrator/bench/``) and the tests that need the real processes.
 
 Every service listens on loopback only. Logs go to ``<data_dir>/logs``.
 """
@@ -17,17 +18,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis
+from rich.console import Console
 from sqlmodel import Session
 
+from agents import catalogue
+from agents.catalogue import Catalogue
+from agents.errors import ModelUnavailableError
 from orchestrator import telemetry
 from orchestrator.engine import prefect_services
+from orchestrator.seeding import prepare_database
 from orchestrator.settings import Settings
 
 DEFAULT_MODEL = "smollm2-135m"
-BOOT_DIR = Path(__file__).resolve().parent.parent / "sovereignty" / "boot"
+BOOT_DIR = Path(__file__).resolve().parent / "sovereignty" / "boot"
 
 
 class StackError(Exception):
@@ -235,9 +242,8 @@ class Stack:
 
             engine = make_engine(self.settings.effective_database_url)
             try:
-                with Session(engine) as session:
+                with Session(engine) as session:  # the use case commits it
                     _, self._join_token = create_join_token(session, "local stack", "system", 1)
-                    session.commit()
             finally:
                 engine.dispose()
         return self._join_token
@@ -316,6 +322,46 @@ class Stack:
                 _signal_group(service.process, signal.SIGKILL)
                 service.process.wait(5)
         self.services.clear()
+
+
+def start_stack(settings: Settings, models: list[str], console: Console, **shape: Any) -> Stack:
+    """Start every service in order, a line on ``console`` for each; on a failure, stop what
+    started and raise. ``shape``: fields of :class:`Stack` a benchmark sets (its node module,
+    nodes, threads)."""
+    stack = Stack(settings, models=models, **shape)
+    workers = "node worker" if stack.nodes == 1 else f"{stack.nodes} node workers"
+    steps = [
+        ("Redis (broker)", stack.start_redis),
+        ("signed model catalogue", lambda: install_for_stack(settings)),
+        ("Prefect server (the first start takes about 25 s)", stack.start_prefect),
+        ("database migrations and procedures", lambda: prepare_database(settings)),
+        (workers, stack.start_worker),
+        ("API", stack.start_api),
+        ("engine", stack.start_engine),
+        (f"{workers}: models loaded and listening", stack.wait_for_worker),
+    ]
+    try:
+        with console.status("") as status:
+            for label, action in steps:
+                status.update(f"starting {label}…")
+                started = time.perf_counter()
+                action()
+                console.print(f"  [green]✓[/] {label} ({time.perf_counter() - started:.1f} s)")
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def install_for_stack(settings: Settings) -> None:
+    """The stack's first step: the catalogue made from the seed on the first start, then
+    verified as the node will verify it (quick: nothing is hashed once it exists). Raises
+    :class:`StackError` saying why, before any service starts."""
+    where = Catalogue.from_settings(settings)
+    try:
+        catalogue.ensure_installed(where)
+    except ModelUnavailableError as exc:
+        raise StackError(f"{exc} (check it with `idara models verify`)") from exc
 
 
 def _worker_service(index: int) -> str:

@@ -1,95 +1,16 @@
-"""A small HTTP client of the idara API, for the CLI."""
+"""A case as the CLI shows it: waiting for it to settle, then its panel, each step's line and
+figures."""
 
 from __future__ import annotations
 
-import os
 import time
-from functools import cache
 from typing import Any
 
-import httpx
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from orchestrator.cli.options import TOKEN_ENV
-from orchestrator.settings import get_settings
-
-TERMINAL = {"completed", "failed", "rejected", "cancelled"}
-SETTLED = TERMINAL | {"awaiting_approval"}
-
-
-class ApiError(Exception):
-    pass
-
-
-def _url(path: str) -> str:
-    return f"{get_settings().api_base_url}{path}"
-
-
-@cache
-def _http() -> httpx.Client:
-    """One client for the process: its connections are kept alive between calls, where a new
-    client per call would set up TLS settings and a connection each time (tens of ms)."""
-    return httpx.Client(timeout=30)
-
-
-def _call(method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
-    """Call the API as the holder of ``token`` (default: the ``IDARA_TOKEN`` variable)."""
-    token = token or os.environ.get(TOKEN_ENV, "")
-    if not token:
-        raise ApiError(
-            f"no API token: set {TOKEN_ENV} to one (`idara tokens create USER` makes one)"
-        )
-    headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {token}"}
-    try:
-        response = _http().request(method, _url(path), headers=headers, **kwargs)
-    except httpx.HTTPError as exc:
-        raise ApiError(
-            f"cannot reach the idara API at {_url('')} ({exc}); is `idara up` running?"
-        ) from exc
-    if response.status_code >= 400:
-        try:
-            detail = response.json().get("detail")
-        except ValueError:
-            detail = response.text
-        raise ApiError(f"HTTP {response.status_code}: {detail}")
-    return response.json()
-
-
-def submit(
-    body: dict[str, Any], idempotency_key: str | None = None, token: str | None = None
-) -> dict[str, Any]:
-    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-    return _call(  # type: ignore[no-any-return]
-        "POST", "/api/v1/cases", token, json=body, headers=headers
-    )
-
-
-def get_case(case_id: str, token: str | None = None) -> dict[str, Any]:
-    return _call("GET", f"/api/v1/cases/{case_id}", token)  # type: ignore[no-any-return]
-
-
-def resume(case_id: str, token: str | None = None) -> dict[str, Any]:
-    return _call("POST", f"/api/v1/cases/{case_id}/resume", token)  # type: ignore[no-any-return]
-
-
-def cancel(case_id: str, reason: str | None, token: str | None = None) -> dict[str, Any]:
-    body = {"reason": reason} if reason else {}
-    return _call(  # type: ignore[no-any-return]
-        "POST", f"/api/v1/cases/{case_id}/cancel", token, json=body
-    )
-
-
-def inbox(token: str | None = None) -> list[dict[str, Any]]:
-    answer = _call("GET", "/api/v1/approvals", token)
-    return answer["items"]  # type: ignore[no-any-return]
-
-
-def decide(approval_id: str, body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
-    return _call(  # type: ignore[no-any-return]
-        "POST", f"/api/v1/approvals/{approval_id}", token, json=body
-    )
+from orchestrator.client import SETTLED, ApiError, get_case
 
 
 def wait_for(
