@@ -25,18 +25,19 @@ from agents.folding import DIGITS
 MONTHS: dict[str, int] = {}
 for _number, _names in enumerate(
     [
-        "janvier january jan janv يناير جانفي كانون_الثاني ينير janvie",
-        "fevrier février february feb fev févr فبراير فيفري شباط فبراير",
+        "janvier january jan janv يناير جانفي كانون_الثاني ينير janvie yanayr yennayer yanair "
+        "yanayer",
+        "fevrier février february feb fev févr فبراير فيفري شباط فبراير fbrayr fbrayer",
         "mars march mar مارس آذار اذار",
-        "avril april apr av أبريل ابريل أفريل افريل نيسان",
+        "avril april apr av أبريل ابريل أفريل افريل نيسان abril",
         "mai may ماي مايو أيار ايار",
-        "juin june jun يونيو يونيه جوان حزيران",
-        "juillet july jul juil يوليوز يوليو يوليه جويلية تموز",
-        "aout août august aug غشت أغسطس اغسطس أوت اوت آب اب",
-        "septembre september sep sept شتنبر سبتمبر أيلول ايلول",
-        "octobre october oct أكتوبر اكتوبر تشرين_الأول تشرين_الاول",
-        "novembre november nov نونبر نوفمبر تشرين_الثاني",
-        "decembre décembre december dec déc دجنبر ديسمبر كانون_الأول كانون_الاول",
+        "juin june jun يونيو يونيه جوان حزيران yonyo younyou",
+        "juillet july jul juil يوليوز يوليو يوليه جويلية تموز yolyoz youlyouz",
+        "aout août august aug غشت أغسطس اغسطس أوت اوت آب اب ghocht ghouchet ghusht ghosht",
+        "septembre september sep sept شتنبر سبتمبر أيلول ايلول chtanbr chtanber",
+        "octobre october oct أكتوبر اكتوبر تشرين_الأول تشرين_الاول oktobr",
+        "novembre november nov نونبر نوفمبر تشرين_الثاني nonbr nouvanbr",
+        "decembre décembre december dec déc دجنبر ديسمبر كانون_الأول كانون_الاول djanbr dujanbr",
     ],
     start=1,
 ):
@@ -77,7 +78,8 @@ UNITS_AR = {
 """Arabic number words, ordinal days (``الخامس``) and cardinals (``ألف وتسعمائة وخمسة وتسعين``):
 each adds up, ``مائة`` and ``ألف`` multiply what precedes them; ``و`` joins them."""
 _UNITS_DARIJA = {
-    "wahed": 1, "wa7ed": 1, "wa7d": 1, "jouj": 2, "jooj": 2, "zouj": 2, "tlata": 3, "tleta": 3,
+    "fatah": 1, "fat7": 1, "lfatah": 1, "wahed": 1, "wa7ed": 1, "wa7d": 1, "jouj": 2,
+    "jooj": 2, "zouj": 2, "tlata": 3, "tleta": 3,
     "reb3a": 4, "rb3a": 4, "arb3a": 4, "khamsa": 5, "setta": 6, "sta": 6, "seb3a": 7,
     "sab3a": 7, "sb3a": 7, "tmenya": 8, "tmanya": 8, "tes3oud": 9, "ts3od": 9, "tes3a": 9,
     "3achra": 10, "3chra": 10, "hdach": 11, "7dach": 11, "tnach": 12, "tnash": 12,
@@ -93,7 +95,7 @@ _NUMBER_WORDS = {**_UNITS_FR, **_UNITS_EN, **UNITS_AR, **_UNITS_DARIJA}
 _DARIJA_NUMBER = "|".join(sorted((re.escape(w) for w in _UNITS_DARIJA), key=len, reverse=True))
 _DARIJA_WORDS = rf"(?:(?:{_DARIJA_NUMBER})(?:\s+(?:w|o|u|و)\s*(?:{_DARIJA_NUMBER}))?)"
 _NUMBER_WORD = "|".join(sorted((re.escape(w) for w in _NUMBER_WORDS), key=len, reverse=True))
-_WORDS_NUMBER = rf"(?:(?:{_NUMBER_WORD})(?:[\s-]+(?:{_NUMBER_WORD}))*)"
+_WORDS_NUMBER = rf"(?:(?:{_NUMBER_WORD})(?:[\s-]+و?(?:{_NUMBER_WORD}))*)"
 _AR_NUMBER_WORD = "|".join(sorted((re.escape(w) for w in UNITS_AR), key=len, reverse=True))
 _AR_WORDS_NUMBER = rf"(?:(?:{_AR_NUMBER_WORD})(?:\s+و?(?:{_AR_NUMBER_WORD}))*)"
 _MONTH = "|".join(
@@ -104,6 +106,9 @@ _YEAR_DIGITS = r"(?:1[89]|20)\d\d"
 _YEAR = rf"(?P<year>{_YEAR_DIGITS})"
 _SEP = r"[\s,.]*"
 _AR_PREFIX = r"(?:ب|ف|في|فـ|فال|ل)?"
+_DARIJA_OF = r"(?:(?:f|d|de|fi|ف|د|في)\s*)?"
+"""The word between a Darija day and ``chhar``: ``12 f chhar 3``, ``15 d chhar 6``,
+``العشرة د شهر``."""
 
 _PATTERNS = [
     re.compile(
@@ -119,7 +124,7 @@ _PATTERNS = [
         rf"(?<![\w])(?P<monthname>{_MONTH})\.?\s+{_DAY}(?:\s*,)?\s*{_YEAR}(?!\d)", re.IGNORECASE
     ),
     re.compile(
-        rf"(?<!\d)(?P<day>[0-3]?\d)\s+(?:f\s*|ف\s*)?(?:ال|l)?(?:chhar|chher|chahr|شهر)\s*(?P<month>[01]?\d)"
+        rf"(?<!\d)(?P<day>[0-3]?\d)\s+{_DARIJA_OF}(?:ال|l)?(?:chhar|chher|chahr|شهر)\s*(?P<month>[01]?\d)"
         rf"\s+(?:(?:3am|عام|سنة)\s*)?{_YEAR}(?!\d)",
         re.IGNORECASE,
     ),
@@ -129,7 +134,7 @@ _PATTERNS = [
         rf"(?P<yearword>{_AR_WORDS_NUMBER}|{_YEAR_DIGITS})(?![\w])",
     ),
     re.compile(
-        rf"(?<![\w])(?P<dayword>{_DARIJA_WORDS}|[0-3]?\d)\s+(?:f\s*|ف\s*)?(?:ال|l)?"
+        rf"(?<![\w])(?:ال|l)?(?P<dayword>{_DARIJA_WORDS}|[0-3]?\d)\s+{_DARIJA_OF}(?:ال|l)?"
         rf"(?:chhar|chher|chahr|شهر)\s*(?P<monthword>{_DARIJA_WORDS}|[01]?\d)"
         rf"\s+(?:(?:3am|عام|سنة)\s*)?{_YEAR}(?!\d)",
         re.IGNORECASE,
@@ -222,14 +227,16 @@ def _iso(match: re.Match[str]) -> str | None:
 _BIRTH_CUE = re.compile(
     r"n[ée]e?s?\b|naissance|naiss|born|birth|dob|ازددت|ازددنا|ازداد|ازدياد|إزدياد|الازدياد|ازديادي|ولد|ولادة|"
     r"الولادة|مزداد|مزدادة|تزاد|تزادت|تزاديت|زاد|tzad|tezad|tzadit|tzadt|zad|mzyoud|mzyouda|"
-    r"mzyod|mzyoud|wlad|twled|twlad|twlat|ولدات|تولد|تولدات|مولود|مزيود|مزيودة|رزقنا|رزقت|رزقني|date\s+of\s+birth",
+    r"mzyod|mzyoud|zdat|zdt|zdit|zadat|مواليد|الزيادة|زيادة|wilada|lwilada|wlad|twled|twlad|twlat|ولدات|تولد|تولدات|مولود|مزيود|مزيودة|رزقنا|رزقت|رزقني|date\s+of\s+birth",
     re.IGNORECASE,
 )
 _CUE_WINDOW = 60
-_OTHER_EVENT = re.compile(
+OTHER_EVENT = re.compile(
     r"mari[ée]e?s|mariage|married|wedding|d[ée]c[ée]d|d[ée]c[èe]s|died|passed\s+away|"
     r"rendez-vous|rdv|appointment|aujourd'hui|today|fait\s+[àa]|tzewwej|tzawj|tzwj|zwaj|"
-    r"تزوج|زواج|الزواج|توفي|وفاة|الوفاة|متوفا|متوفى|متوفي|موعد|اليوم|حرر|mat|twffa|twefa",
+    r"تزوج|زواج|الزواج|توفي|وفاة|الوفاة|متوفا|متوفى|متوفي|موعد|اليوم|حرر|twffa|twefa|"
+    r"(?<![\w])(?:mat|matet|rdv|3ors|3rs|عرس|العرس)(?![\w])|audience|hearing|جلسة|الجلسة|d[ée]lai|"
+    r"deadline|avant\s+le|before|expir|visa\s+appointment|قبل",
     re.IGNORECASE,
 )
 """Words of another event (a wedding, a death, an appointment, the letter's own date): a date
@@ -243,11 +250,11 @@ def birth_date(text: str) -> DateMention | None:
     best: tuple[int, DateMention] | None = None
     cues = [match.span() for match in _BIRTH_CUE.finditer(text)]
     for mention in mentions:
-        if _OTHER_EVENT.search(text, max(0, mention.start - 25), mention.start):
+        if OTHER_EVENT.search(text, max(0, mention.start - 25), mention.start):
             continue
         for cue_start, cue_end in cues:
             if 0 <= mention.start - cue_end <= _CUE_WINDOW:
-                if _OTHER_EVENT.search(text, cue_end, mention.start):
+                if OTHER_EVENT.search(text, cue_end, mention.start):
                     continue
                 distance = mention.start - cue_end
             elif 0 <= cue_start - mention.end <= 15 and not any(

@@ -139,7 +139,15 @@ def _extract_fields(
     if not kinds:
         return dict(generation.output), []
     fallback = request.params.get("model_fallback", "false").lower() == "true"
-    return with_evidence(dict(generation.output), request.context.text, kinds, fallback)
+    applicant = request.context.applicant
+    return with_evidence(
+        dict(generation.output),
+        request.context.text,
+        kinds,
+        fallback,
+        applicant.get("relationship"),
+        applicant.get("full_name"),
+    )
 
 
 def label_choices(schema: dict[str, Any], field_name: str) -> list[str]:

@@ -28,6 +28,12 @@ from agents.dates import birth_date, find_dates, words_to_number
         ("المزدادة في الخامس من شهر مارس عام ألف وتسعمائة وخمسة وتسعين بمكناس", "1995-03-05"),
         ("المولود في العاشر من تشرين الأول 2014", "2014-10-10"),
         ("ولد يوم الحادي والعشرين من يوليوز ألفين وعشرين", "2020-07-21"),
+        ("ولدي تزاد ف العشرة د شهر خمسة عام 2011", "2011-05-10"),
+        ("lwalid tzad f 15 d chhar 6 1955 f Safi", "1955-06-15"),
+        ("bnti zdat nhar 9 novembre 2022 f temara", "2022-11-09"),
+        ("Anas tzad fatah yanayer 2015 f Fes", "2015-01-01"),
+        ("تزاد نهار خمسطاش يونيو ألفين وواحد وعشرين", "2021-06-15"),
+        ("من مواليد قلعة السراغنة يوم 7 يوليوز 1985", "1985-07-07"),
         ("tzad nhar tlata f chhar sab3a 2012", "2012-07-03"),
         ("تزاديت نهار 14 فالشهر 2 عام 1998", "1998-02-14"),
         ("تزاد نهار خمسطاش ف شهر جوج 1990", "1990-02-15"),
@@ -80,3 +86,9 @@ def test_arabic_and_darija_numbers_in_words() -> None:
     assert words_to_number("ألفين وعشرين") == 2020
     assert words_to_number("الحادي والعشرين") == 21
     assert words_to_number("sab3a") == 7
+
+
+def test_a_birth_word_inside_another_word_is_not_a_death() -> None:
+    """The Darija "mat" (died) is a word of its own, not the start of "maternité"."""
+    mention = birth_date("née le 1er décembre 2020 à la maternité de Fès")
+    assert mention is not None and mention.iso == "2020-12-01"

@@ -168,3 +168,77 @@ def test_the_label_scores_can_outweigh_two_close_neighbours() -> None:
     label, evidence = decide_label(None, examples, 0.0, scores, centroid_weight=0.3)
     assert label == "taxation" and evidence["method"] == "vote+labels"
     assert evidence["labels"] == {"taxation": 1.0, "health": 0.4, "other": 0.2}
+
+
+@pytest.mark.parametrize(
+    ("text", "relationship", "expected"),
+    [
+        (
+            "Bonjour, l'extrait de ma fille Hiba, née à Safi. Ma femme Salma Tazi viendra.",
+            "parent",
+            {"person_name": "Hiba", "mother_name": "Salma Tazi", "place_of_birth": "Safi"},
+        ),
+        (
+            "We write on behalf of our client, Ms. Nora Alami, born in Fes. Her brother Ali "
+            "Alami will collect it.",
+            "self",
+            {"person_name": "Nora Alami", "place_of_birth": "Fes"},
+        ),
+        (
+            "Ma mère, Mme Itto Ouali, ne peut plus marcher ; elle est née à Azilal.",
+            "child",
+            {"person_name": "Itto Ouali", "place_of_birth": "Azilal"},
+        ),
+        (
+            "the birth certificate of my wife, Hajar Idrissi, daughter of Mrs. Amina Lahlou",
+            "spouse",
+            {"person_name": "Hajar Idrissi", "mother_name": "Amina Lahlou"},
+        ),
+        (
+            "Je suis Karim Bennis, je demande l'extrait de mon fils Adam, ma femme est à "
+            "l'étranger.",
+            "parent",
+            {"person_name": "Adam", "father_name": "Karim Bennis"},
+        ),
+        (
+            "أنا سميرة العلوي، ساكنة ف سلا، بغيت عقد الازدياد ديال بنتي مريم",
+            "parent",
+            {"person_name": "مريم", "mother_name": "سميرة العلوي"},
+        ),
+        (
+            "À Monsieur le Président de la commune. Je suis née à Oujda, mon père : Ali Saidi.",
+            "self",
+            {"father_name": "Ali Saidi", "place_of_birth": "Oujda"},
+        ),
+    ],
+)
+def test_the_forms_relationship_says_whose_name_is_whose(
+    text: str, relationship: str, expected: dict[str, str]
+) -> None:
+    """The form's ``relationship`` decides what a kin word names: a mother's "my wife" does
+    not exist, a father's "ma femme" names the mother, a child's "ma mère" the person."""
+    found = {field: text[a:b] for field, (a, b) in cue_spans(text, relationship).items()}
+    assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        ("née le 2 mai 1999 à l'hôpital Hassan II d'Agadir", "Agadir"),
+        ("il et ne le 2 fevrier 2001 a casa il et a letranger", "casa"),
+        ("bnti zdat nhar 9/11/2022 f sbitar dyal temara", "temara"),
+        ("pour le mariage le 20 août à Agadir, moi je suis née en 1994 à Taroudant", "Taroudant"),
+        ("tzad f 1949 f ouled frej, bbah smitou bouazza", "ouled frej"),
+        ("تزادت ف ١٤/٠٢/٢٠٠٨ ف سبيطار الغساني ف فاس.", "فاس"),
+        ("من مواليد مدينة مكناس بتاريخ 20/06/1987", "مكناس"),
+        ("وهي مزدادة حوالي سنة 1950 بدوار أولاد بوعزة التابع لجماعتكم", "دوار أولاد بوعزة"),
+    ],
+)
+def test_a_place_of_birth_and_not_a_hospital_a_wedding_or_a_month(text: str, place: str) -> None:
+    start, end = cue_spans(text)["place_of_birth"]
+    assert text[start:end] == place
+
+
+def test_no_place_where_the_request_names_only_where_one_lives_now() -> None:
+    text = "tzad nhar 9 mai 1986 w houwa daba f Italia khdam"
+    assert "place_of_birth" not in cue_spans(text)

@@ -20,13 +20,14 @@ from workers.settings import SEEDS_DIR
 pytestmark = pytest.mark.slow
 TRIAGE = str(SEEDS_DIR / "eval" / "triage")
 BIRTH = str(SEEDS_DIR / "eval" / "birth-certificate.jsonl")
-# The gate CI runs on 40 items (8 per language). Measured: accuracy 0.875 on these, 0.875 to
-# 0.975 on the five 40-item fifths of the report split; gaps 0.125 to 0.375 (docs/evaluation.md).
-MIN_ACCURACY = 0.8
-MAX_LANGUAGE_GAP = 0.5
-# Extraction on the report split: 1 invented value in 24 items, and it is among the 15 the gate
-# reads (docs/evaluation.md); the gate holds it there, so a second one fails CI.
-MAX_INVENTED = 1
+# The gate CI runs on 40 items (8 per language). Measured: accuracy 0.95 on these, 0.875 to
+# 1.0 on the five 40-item fifths of the report split; gaps 0 to 0.25 (docs/evaluation.md).
+MIN_ACCURACY = 0.85
+MAX_LANGUAGE_GAP = 0.375
+# Extraction on the report split: 2 invented values in 74 items, none among the 15 the gate
+# reads (0, 0, 1, 0, 1 in its five 15-item chunks); the rules decide, so the same items give
+# the same values run after run, and one invented value on them fails CI.
+MAX_INVENTED = 0
 
 
 @pytest.fixture
