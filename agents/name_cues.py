@@ -278,7 +278,7 @@ def _lower_case_name(text: str, cues: str, taken: list[tuple[int, int]]) -> tupl
                 break
             end = start + word.end()
         span = (start, end)
-        if end > start and not any(a < end and start < b for a, b in taken):
+        if end > start and not _overlaps(span, taken):
             return span
     return None
 
@@ -310,9 +310,11 @@ _FIRST_PERSON = re.compile(
     r"(?![^\S\n]*(?:ديالو|ديالها|dyalo|dyalha|dialo|dialha)(?![\w]))"
 )
 _FEMALE_TITLE = re.compile(
-    r"(?:Mrs|Ms|Mme|Mlle|Madame|Lalla|feue|السيدة|الحاجة|المرحومة|الفقيدة|الراحلة)\.?[^\S\n]*$"
+    r"(?<![\w])(?:Mrs|Ms|Mme|Mlle|Madame|Lalla|feue|السيدة|الحاجة|المرحومة|الفقيدة|الراحلة)\.?[^\S\n]*$"
 )
-_MALE_TITLE = re.compile(r"(?:Mr|M|Monsieur|feu|السيد|الحاج|المرحوم|الفقيد|الراحل)\.?[^\S\n]*$")
+_MALE_TITLE = re.compile(
+    r"(?<![\w])(?:Mr|M|Monsieur|feu|السيد|الحاج|المرحوم|الفقيد|الراحل)\.?[^\S\n]*$"
+)
 
 
 def _by_title(text: str, found: dict[str, tuple[int, int]]) -> None:
@@ -460,12 +462,8 @@ def signature(text: str, taken: list[tuple[int, int]]) -> tuple[int, int] | None
                 if trimmed is None:
                     return None
                 start, end = trimmed
-            elif group == "l" and re.split(r"['’]", match.group(group).lower())[0] in LATIN_STOP:
-                return None
-            if group == "l" and any(
-                word.lower() in LATIN_STOP for word in match.group(group).split()
-            ):
-                return None
+            elif any(word.lower() in LATIN_STOP for word in match.group(group).split()):
+                return None  # "merci", "choukran": a closing word, not a lower-case name
             span = (start, end)
             return None if _overlaps(span, taken) else span
     return None
