@@ -13,11 +13,10 @@ at is dropped and flagged. The control plane checks the spans again
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from agents.dates import birth_date, find_dates
-from agents.evidence import EVIDENCE, quoted, span_of
+from agents.evidence import EVIDENCE, folded, quoted, span_of
 from agents.name_cues import person_spans
 from agents.place_cues import place_of_birth
 
@@ -88,11 +87,8 @@ def with_evidence(
 
 
 def _same_name(one: str, other: str) -> bool:
-    def fold(name: str) -> str:
-        decomposed = unicodedata.normalize("NFD", name.lower())
-        return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
-
-    return fold(one) == fold(other)
+    """Equal once case, accents and spacing are set aside (the evidence's own fold)."""
+    return folded(one)[0].split() == folded(other)[0].split()
 
 
 def _plausible(value: Any) -> bool:

@@ -242,3 +242,9 @@ def test_a_place_of_birth_and_not_a_hospital_a_wedding_or_a_month(text: str, pla
 def test_no_place_where_the_request_names_only_where_one_lives_now() -> None:
     text = "tzad nhar 9 mai 1986 w houwa daba f Italia khdam"
     assert "place_of_birth" not in cue_spans(text)
+
+
+def test_the_applicants_own_name_is_not_the_person_when_the_form_says_they_are_the_parent() -> None:
+    text = "Je demande l'extrait de naissance au nom de Karim Bennis, né à Fès."
+    assert "person_name" in cue_spans(text, "self", "Karim Bennis")
+    assert "person_name" not in cue_spans(text, "parent", "KARIM  Bennis")
